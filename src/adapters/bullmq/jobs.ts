@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * The queue contract, in one place: queue names, job names and payload schemas.
+ * Two queues, so that a burst of due activity checks never delays a user's stop or delete.
+ */
+export const QUEUES = {
+  lifecycle: 'lifecycle',
+  activity: 'activity',
+} as const;
+
+export const JOBS = {
+  stop: 'stop-container',
+  delete: 'delete-container',
+  check: 'check-activity',
+} as const;
+
+const containerId = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-hex Docker id');
+
+export const stopPayload = z.object({ id: containerId });
+export const deletePayload = z.object({ id: containerId });
+export const checkPayload = z.object({
+  id: containerId,
+  run: z.number().int().nonnegative(),
+  /** Epoch ms at which the check falls due; it must still be the record's pending one when it runs. */
+  at: z.number().int().nonnegative(),
+});
+
+export type StopPayload = z.infer<typeof stopPayload>;
+export type DeletePayload = z.infer<typeof deletePayload>;
+export type CheckPayload = z.infer<typeof checkPayload>;
+
+/**
+ * Job ids de-duplicate: while a stop (or delete) of a container is queued, queuing it again adds nothing;
+ * a check is identified by container, run and due time, so re-queuing the same check is harmless.
+ * BullMQ forbids ':' in custom ids.
+ */
+export const jobIds = {
+  stop: (id: string) => `stop-${id}`,
+  delete: (id: string) => `delete-${id}`,
+  check: (check: CheckPayload) => `check-${check.id}-${check.run}-${check.at}`,
+};
+
+/** BullMQ's key prefix for this installation. */
+export const bullPrefix = (instance: string) => `spin-docker:${instance}:bull`;

@@ -1,0 +1,191 @@
+import Docker from 'dockerode';
+import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
+import type { PortMap, RuntimeContainer } from '../../domain/containers/record.js';
+import type { ContainerRuntime, RunSpec } from '../../domain/ports.js';
+import { dockerStatus, translateDockerError } from './errors.js';
+
+/** The label every container we create carries; its value is the installation's name (SD_INSTANCE). */
+export const INSTANCE_LABEL = 'io.spin-docker.instance';
+
+/** Builds the process's one Dockerode client from a DOCKER_HOST value (unix://, tcp://, http(s)://). */
+export function createDockerClient(dockerHost: string): Docker {
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return new Docker({
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    host: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 2376 : 2375)),
+  });
+}
+
+/** Docker's Ports section (from inspect) → one host port per container port, IPv4 binding preferred. */
+export function portsFromInspect(ports: ContainerInspectInfo['NetworkSettings']['Ports'] | undefined): PortMap {
+  const out: Record<string, string> = {};
+  for (const [spec, bindings] of Object.entries(ports ?? {})) {
+    if (!Array.isArray(bindings) || bindings.length === 0) continue;
+    const binding = bindings.find((b) => !b.HostIp?.includes(':')) ?? bindings[0];
+    if (binding?.HostPort) out[spec] = binding.HostPort;
+  }
+  return out;
+}
+
+/** Docker's Ports list (from a container listing) → the same map. */
+export function portsFromListing(ports: ContainerInfo['Ports']): PortMap {
+  const out: Record<string, string> = {};
+  for (const port of ports) {
+    if (port.PublicPort === undefined || port.PublicPort === 0) continue;
+    const spec = `${port.PrivatePort}/${port.Type}`;
+    if (out[spec] === undefined || !port.IP?.includes(':')) out[spec] = String(port.PublicPort);
+  }
+  return out;
+}
+
+function firstAddress(networks: Record<string, { IPAddress?: string }> | undefined, primary?: string): string {
+  if (primary) return primary;
+  for (const network of Object.values(networks ?? {})) if (network.IPAddress) return network.IPAddress;
+  return '';
+}
+
+function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
+  const running = info.State.Running;
+  return {
+    id: info.Id,
+    name: info.Name,
+    running,
+    ports: running ? portsFromInspect(info.NetworkSettings.Ports) : {},
+    ip: running ? firstAddress(info.NetworkSettings.Networks, (info.NetworkSettings as { IPAddress?: string }).IPAddress) : '',
+  };
+}
+
+function fromListing(info: ContainerInfo): RuntimeContainer {
+  const running = info.State === 'running';
+  return {
+    id: info.Id,
+    name: info.Names[0] ?? '',
+    running,
+    ports: running ? portsFromListing(info.Ports) : {},
+    ip: running ? firstAddress(info.NetworkSettings?.Networks) : '',
+  };
+}
+
+/** The domain's ContainerRuntime on a real Docker engine, through the process's one Dockerode client. */
+export class DockerRuntime implements ContainerRuntime {
+  constructor(
+    private readonly docker: Docker,
+    /** This installation's name: the value of INSTANCE_LABEL. */
+    private readonly instance: string,
+  ) {}
+
+  async listImages(): Promise<string[]> {
+    const images = await this.call('list images', () => this.docker.listImages());
+    return images
+      .flatMap((image) => image.RepoTags ?? [])
+      .filter((tag) => tag !== '<none>:<none>')
+      .sort();
+  }
+
+  async inspectImage(reference: string): Promise<{ exposedPorts: string[] } | null> {
+    try {
+      const info = await this.docker.getImage(reference).inspect();
+      return { exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}) };
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw translateDockerError(error, `inspect image ${reference}`);
+    }
+  }
+
+  async run(spec: RunSpec): Promise<RuntimeContainer> {
+    const container = await this.call('create the container', () =>
+      this.docker.createContainer({
+        Image: spec.image,
+        Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+        Labels: { [INSTANCE_LABEL]: this.instance },
+        HostConfig: {
+          // Every exposed port on an ephemeral host port; an init as PID 1 so that SIGTERM is honoured.
+          PublishAllPorts: true,
+          Init: true,
+          RestartPolicy: { Name: 'no' },
+        },
+      }),
+    );
+    try {
+      await container.start();
+      return fromInspect(await container.inspect());
+    } catch (error) {
+      // Created but not startable: leave nothing behind, then report why.
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw translateDockerError(error, 'start the container');
+    }
+  }
+
+  async start(id: string): Promise<RuntimeContainer | null> {
+    const container = this.docker.getContainer(id);
+    try {
+      await container.start();
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 404) return null;
+      if (status !== 304) throw translateDockerError(error, 'start the container');
+    }
+    return this.inspect(id);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+      return 'stopped';
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 304) return 'stopped';
+      if (status === 404) return 'missing';
+      throw translateDockerError(error, 'stop the container');
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 404) return;
+      // 409 "removal already in progress" ends the same way.
+      if (status === 409 && /in progress/i.test(String((error as Error).message))) return;
+      throw translateDockerError(error, 'remove the container');
+    }
+  }
+
+  async listManaged(): Promise<RuntimeContainer[]> {
+    const containers = await this.call('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${this.instance}`] } }),
+    );
+    return containers.map(fromListing);
+  }
+
+  /** The gateway of Docker's default bridge, where containers reach this host; undefined if unknown. */
+  async bridgeGateway(): Promise<string | undefined> {
+    try {
+      const network = await this.docker.getNetwork('bridge').inspect();
+      const configs = (network as { IPAM?: { Config?: { Gateway?: string }[] } }).IPAM?.Config ?? [];
+      return configs.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async inspect(id: string): Promise<RuntimeContainer | null> {
+    try {
+      return fromInspect(await this.docker.getContainer(id).inspect());
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw translateDockerError(error, 'inspect the container');
+    }
+  }
+
+  private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translateDockerError(error, action);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { Redis } from 'ioredis';
+import { DomainError } from '../../domain/errors.js';
+
+/**
+ * `api`: fails fast while Redis is away (a request gets a 503 at once rather than hanging).
+ * `worker`: waits and retries for ever, as BullMQ's workers require.
+ */
+export type RedisRole = 'api' | 'worker';
+
+export function createRedis(url: string, role: RedisRole): Redis {
+  return new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: role === 'worker',
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    connectionName: `spin-docker-${role}`,
+  });
+}
+
+const REDIS_DOWN = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|LOADING|MaxRetriesPerRequest|READONLY/i;
+
+/** Connection-level Redis failures → `unavailable`; anything else stays as it was. */
+export function translateRedisError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  const text = `${(error as Error | null)?.name ?? ''} ${(error as Error | null)?.message ?? ''} ${(error as { code?: string } | null)?.code ?? ''}`;
+  if (REDIS_DOWN.test(text)) {
+    return new DomainError('unavailable', 'redis_unavailable', 'The state store (Redis) is unavailable', { cause: error });
+  }
+  return error;
+}
+
+/** Runs a Redis call, translating connection failures. */
+export async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw translateRedisError(error);
+  }
+}

@@ -1,0 +1,166 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/containers/record.js';
+import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
+import { redisCall } from './connection.js';
+import { CHECK_IN, INSERT, LIST, REMOVE, TRANSITION } from './scripts.js';
+
+/**
+ * Key layout, all under `prefix` (spin-docker:<instance>:):
+ *   c:<id>  hash, one container record (fields below)
+ *   ids     sorted set of ids, scored by creation time: the list, without KEYS scans
+ *   addr    hash, container address → id: the check-in index
+ */
+interface StoreKeys {
+  record(id: string): string;
+  recordPrefix: string;
+  ids: string;
+  addresses: string;
+}
+
+const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
+
+/** How a record's hash reads back; a malformed hash is a bug worth failing loudly on. */
+const recordHash = z
+  .object({
+    container_id: z.string(),
+    name: z.string(),
+    image: z.string(),
+    status: z.enum(CONTAINER_STATUSES),
+    active: z.coerce.number(),
+    ports: z.string().transform((s) => JSON.parse(s) as Record<string, string>),
+    ip: z.string(),
+    run: z.coerce.number(),
+    checkin_at: optionalMs,
+    created_at: z.coerce.number(),
+    next_check_at: optionalMs,
+    strikes: z.coerce.number(),
+  })
+  .transform(
+    (h): ContainerRecord => ({
+      id: h.container_id,
+      name: h.name,
+      image: h.image,
+      status: h.status,
+      active: h.active,
+      ports: h.ports,
+      ip: h.ip,
+      run: h.run,
+      checkinAt: h.checkin_at,
+      createdAt: h.created_at,
+      nextCheckAt: h.next_check_at,
+      strikes: h.strikes,
+    }),
+  );
+
+const ms = (value: number | null) => (value === null ? '' : String(value));
+
+/** A patch as field/value pairs, in the hash's own names. */
+function patchFields(patch: RecordPatch): string[] {
+  const fields: string[] = [];
+  const put = (name: string, value: string) => fields.push(name, value);
+  if (patch.status !== undefined) put('status', patch.status);
+  if (patch.active !== undefined) put('active', String(patch.active));
+  if (patch.ports !== undefined) put('ports', JSON.stringify(patch.ports));
+  if (patch.ip !== undefined) put('ip', patch.ip);
+  if (patch.run !== undefined) put('run', String(patch.run));
+  if (patch.checkinAt !== undefined) put('checkin_at', ms(patch.checkinAt));
+  if (patch.nextCheckAt !== undefined) put('next_check_at', ms(patch.nextCheckAt));
+  if (patch.strikes !== undefined) put('strikes', String(patch.strikes));
+  return fields;
+}
+
+function fromPairs(pairs: string[]): ContainerRecord {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) hash[pairs[i] as string] = pairs[i + 1] as string;
+  return recordHash.parse(hash);
+}
+
+type ScriptRedis = Redis & {
+  sdInsert(record: string, ids: string, addr: string, ...args: string[]): Promise<number>;
+  sdTransition(record: string, addr: string, ...args: string[]): Promise<[string, string[]?]>;
+  sdRemove(record: string, ids: string, addr: string, id: string): Promise<number>;
+  sdList(ids: string, prefix: string): Promise<string[][]>;
+  sdCheckIn(addr: string, ip: string, prefix: string, active: string, at: string): Promise<number>;
+};
+
+/** Registers the scripts once per connection (EVALSHA afterwards, falling back to EVAL after a flush). */
+function withScripts(redis: Redis): ScriptRedis {
+  const r = redis as ScriptRedis;
+  if (typeof r.sdList !== 'function') {
+    redis.defineCommand('sdInsert', { numberOfKeys: 3, lua: INSERT });
+    redis.defineCommand('sdTransition', { numberOfKeys: 2, lua: TRANSITION });
+    redis.defineCommand('sdRemove', { numberOfKeys: 3, lua: REMOVE });
+    redis.defineCommand('sdList', { numberOfKeys: 1, lua: LIST });
+    redis.defineCommand('sdCheckIn', { numberOfKeys: 1, lua: CHECK_IN });
+  }
+  return r;
+}
+
+export function storeKeys(prefix: string): StoreKeys {
+  return {
+    record: (id) => `${prefix}c:${id}`,
+    recordPrefix: `${prefix}c:`,
+    ids: `${prefix}ids`,
+    addresses: `${prefix}addr`,
+  };
+}
+
+/** The domain's ContainerStore on Redis. */
+export class RedisContainerStore implements ContainerStore {
+  private readonly redis: ScriptRedis;
+  private readonly keys: StoreKeys;
+
+  constructor(redis: Redis, prefix: string) {
+    this.redis = withScripts(redis);
+    this.keys = storeKeys(prefix);
+  }
+
+  insert(record: ContainerRecord): Promise<void> {
+    const fields = [
+      'container_id', record.id,
+      'name', record.name,
+      'image', record.image,
+      'created_at', String(record.createdAt),
+      ...patchFields(record),
+    ];
+    const { keys } = this;
+    return redisCall(async () => {
+      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, record.id, String(record.createdAt), record.ip, ...fields);
+    });
+  }
+
+  get(id: string): Promise<ContainerRecord | null> {
+    return redisCall(async () => {
+      const hash = await this.redis.hgetall(this.keys.record(id));
+      return Object.keys(hash).length === 0 ? null : fromPairs(Object.entries(hash).flat());
+    });
+  }
+
+  list(): Promise<ContainerRecord[]> {
+    return redisCall(async () => {
+      const rows = await this.redis.sdList(this.keys.ids, this.keys.recordPrefix);
+      return rows.filter((pairs) => pairs.length > 0).map(fromPairs);
+    });
+  }
+
+  transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult> {
+    const from = (guard.from ?? []).join(',');
+    const run = guard.run === undefined ? '' : String(guard.run);
+    return redisCall(async () => {
+      const [outcome, pairs] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, from, run, ...patchFields(patch));
+      if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };
+      return { outcome: outcome === 'applied' ? 'applied' : 'refused', record: fromPairs(pairs) };
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    const { keys } = this;
+    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, id)) === 1);
+  }
+
+  checkIn(ip: string, active: number, at: number): Promise<boolean> {
+    const { keys } = this;
+    return redisCall(async () => (await this.redis.sdCheckIn(keys.addresses, ip, keys.recordPrefix, String(active), String(at))) === 1);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Lua scripts: each runs atomically in Redis, so a transition or check-in can never interleave with
+ * another writer (a check-in racing a delete cannot bring half a record back).
+ */
+
+/** KEYS: record, ids, addresses. ARGV: id, created-at score, ip, then field/value pairs. */
+export const INSERT = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
+return 1`;
+
+/**
+ * Compare-and-set. KEYS: record, addresses. ARGV: allowed statuses ("a,b" or "" for any), required run
+ * ("" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
+ * Returns {'missing'} | {'refused', fields} | {'applied', fields}.
+ */
+export const TRANSITION = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local cur = redis.call('HMGET', KEYS[1], 'status', 'run', 'ip', 'container_id')
+local allowed = ARGV[1] == '' or string.find(',' .. ARGV[1] .. ',', ',' .. cur[1] .. ',', 1, true)
+if not allowed or (ARGV[2] ~= '' and cur[2] ~= ARGV[2]) then
+  return {'refused', redis.call('HGETALL', KEYS[1])}
+end
+local newIp = nil
+for i = 3, #ARGV, 2 do if ARGV[i] == 'ip' then newIp = ARGV[i + 1] end end
+if newIp ~= nil and newIp ~= cur[3] then
+  if cur[3] and cur[3] ~= '' and redis.call('HGET', KEYS[2], cur[3]) == cur[4] then redis.call('HDEL', KEYS[2], cur[3]) end
+  if newIp ~= '' then redis.call('HSET', KEYS[2], newIp, cur[4]) end
+end
+if #ARGV >= 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+return {'applied', redis.call('HGETALL', KEYS[1])}`;
+
+/** KEYS: record, ids, addresses. ARGV: id. Returns 1 when the record existed. */
+export const REMOVE = `
+local ip = redis.call('HGET', KEYS[1], 'ip')
+if ip and ip ~= '' and redis.call('HGET', KEYS[3], ip) == ARGV[1] then redis.call('HDEL', KEYS[3], ip) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])`;
+
+/**
+ * Every record in one round trip, oldest first. KEYS: ids. ARGV: record key prefix.
+ * (Reads keys it is not given, which is fine on a single Redis; this store does not support Cluster.)
+ */
+export const LIST = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out = {}
+for i, id in ipairs(ids) do out[i] = redis.call('HGETALL', ARGV[1] .. id) end
+return out`;
+
+/**
+ * KEYS: addresses. ARGV: ip, record key prefix, active, at. Returns 1 when a running container has the ip.
+ * Writes only into a record that exists and runs: a check-in cannot resurrect a deleted record.
+ */
+export const CHECK_IN = `
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return 0 end
+local key = ARGV[2] .. id
+if redis.call('HGET', key, 'status') ~= 'running' then return 0 end
+redis.call('HSET', key, 'active', ARGV[3], 'checkin_at', ARGV[4])
+return 1`;

@@ -1,0 +1,43 @@
+import express, { type Express } from 'express';
+import type { Config } from '../config/env.js';
+import type { ContainerService } from '../domain/containers/containers.service.js';
+import type { Logger } from '../lifecycle/logger.js';
+import { basicAuth } from './middleware/auth.js';
+import { errorHandler, notFoundRoute } from './middleware/errors.js';
+import { requestLog } from './middleware/request-log.js';
+import { checkinRoutes } from './routes/checkin.routes.js';
+import { containersRoutes } from './routes/containers.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
+
+export interface AppDeps {
+  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies'>;
+  readonly logger: Logger;
+  readonly service: ContainerService;
+}
+
+const BODY_LIMIT = '64kb';
+
+/** Builds the Express app; it never listens (main.ts or a test does). */
+export function buildApp({ config, logger, service }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustedProxies);
+  app.set('query parser', 'simple');
+
+  app.use(requestLog(logger));
+  app.use((_req, res, next) => {
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use(express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
+
+  app.use('/v1/check-in', checkinRoutes(service));
+  app.use('/v1', basicAuth(config.password));
+  app.use('/v1/images', imagesRoutes(service));
+  app.use('/v1/containers', containersRoutes(service));
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(logger, { exposeDetails: config.environment !== 'production' }));
+  return app;
+}

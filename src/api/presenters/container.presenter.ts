@@ -1,0 +1,39 @@
+import { appPort, sshPort, type ContainerRecord } from '../../domain/containers/record.js';
+
+/** The container object of API.md: eight strings that never change, then additions. */
+export interface ContainerView {
+  container_id: string;
+  name: string;
+  image: string;
+  status: string;
+  active: string;
+  ssh_port: string;
+  app_port: string;
+  uri: string;
+  /** Every published port: container port → host port. */
+  ports: Record<string, string>;
+  created_at: string;
+  /** ISO time of the latest check-in of this run, or null. */
+  last_check_in: string | null;
+  /** ISO time the idle monitor looks next, or null when it will not. */
+  next_check_at: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentContainer(record: ContainerRecord): ContainerView {
+  return {
+    container_id: record.id,
+    name: record.name,
+    image: record.image,
+    status: record.status,
+    active: String(record.active),
+    ssh_port: sshPort(record.ports),
+    app_port: appPort(record.ports),
+    uri: `/v1/containers/${record.id}`,
+    ports: { ...record.ports },
+    created_at: new Date(record.createdAt).toISOString(),
+    last_check_in: iso(record.checkinAt),
+    next_check_at: iso(record.nextCheckAt),
+  };
+}

@@ -1,0 +1,37 @@
+import { Router, type Request } from 'express';
+import type { ContainerService } from '../../domain/containers/containers.service.js';
+import { methodNotAllowed } from '../middleware/errors.js';
+import { parseFields } from '../middleware/validate.js';
+import { checkinSchema } from './checkin.schemas.js';
+
+/** '::ffff:172.17.0.2' → '172.17.0.2': Docker knows containers by their plain IPv4 address. */
+export function plainAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
+/**
+ * The calling container's address. `req.ip` already honours X-Forwarded-For from trusted proxies only
+ * (Express's trust proxy); X-Real-IP is honoured on the same terms when no X-Forwarded-For came.
+ */
+export function clientAddress(req: Request): string {
+  const realIp = req.headers['x-real-ip'];
+  if (typeof realIp === 'string' && req.headers['x-forwarded-for'] === undefined) {
+    const trust = req.app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+    if (trust(req.socket.remoteAddress ?? '', 0)) return plainAddress(realIp.trim());
+  }
+  return plainAddress(req.ip);
+}
+
+export function checkinRoutes(service: ContainerService): Router {
+  const router = Router();
+  router
+    .route('/')
+    .post(async (req, res) => {
+      const { active } = parseFields(checkinSchema, req);
+      await service.checkIn(clientAddress(req), active);
+      res.json({ message: 'Checked in', active: String(active) });
+    })
+    .all(methodNotAllowed(['POST']));
+  return router;
+}

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+
+const count = z
+  .union([z.string(), z.number()], { error: 'active-connections must be a non-negative integer' })
+  .transform(String)
+  .pipe(z.string().trim().regex(/^\d{1,9}$/, 'active-connections must be a non-negative integer'))
+  .transform(Number);
+
+/** `active-connections` as documented, or `active` as the original's images sent it. */
+export const checkinSchema = z
+  .object({ 'active-connections': count.optional(), active: count.optional() })
+  .transform((f, ctx) => {
+    const active = f['active-connections'] ?? f.active;
+    if (active === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'active-connections is required (a non-negative integer)' });
+      return z.NEVER;
+    }
+    return { active };
+  });

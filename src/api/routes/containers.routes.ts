@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { notFound } from '../../domain/errors.js';
+import type { ContainerService } from '../../domain/containers/containers.service.js';
+import { methodNotAllowed } from '../middleware/errors.js';
+import { parseFields } from '../middleware/validate.js';
+import { presentContainer } from '../presenters/container.presenter.js';
+import { CONTAINER_ID, createContainerSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
+
+export function containersRoutes(service: ContainerService): Router {
+  const router = Router();
+
+  router.param('id', (_req, _res, next, id: string) => {
+    if (!CONTAINER_ID.test(id)) throw notFound('container_not_found', `Container ${id} doesn't exist`);
+    next();
+  });
+
+  router
+    .route('/')
+    .get(async (req, res) => {
+      const { audit } = listContainersSchema.parse({ audit: req.query.audit });
+      const records = await service.list({ audit: audit === 'true' });
+      res.json(records.map(presentContainer));
+    })
+    .post(async (req, res) => {
+      const { image } = parseFields(createContainerSchema, req);
+      const record = await service.create(image);
+      res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
+    })
+    .all(methodNotAllowed(['GET', 'POST']));
+
+  router
+    .route('/:id')
+    .get(async (req, res) => {
+      res.json(presentContainer(await service.get(req.params.id as string)));
+    })
+    .patch(async (req, res) => {
+      const { status } = parseFields(patchContainerSchema, req);
+      res.json(presentContainer(await service.changeStatus(req.params.id as string, status)));
+    })
+    .delete(async (req, res) => {
+      await service.requestDelete(req.params.id as string);
+      res.status(204).end();
+    })
+    .all(methodNotAllowed(['GET', 'PATCH', 'DELETE']));
+
+  return router;
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * Docker's reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest],
+ * path components lower-case alphanumerics joined by '.', '_', '__' or dashes.
+ */
+const IMAGE_REFERENCE =
+  /^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const blank = 'Image cannot be blank';
+
+export const createContainerSchema = z.object({
+  image: z
+    .string({ error: (issue) => (issue.input === undefined ? blank : 'Image must be a single string') })
+    .trim()
+    .min(1, blank)
+    .max(255, 'Image reference is too long')
+    .regex(IMAGE_REFERENCE, 'Image is not a valid image reference'),
+});
+
+export const patchContainerSchema = z.object({
+  status: z.enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" }),
+});
+
+export const listContainersSchema = z.object({
+  audit: z
+    .string({ error: "audit must be 'true' or 'false'" })
+    .toLowerCase()
+    .pipe(z.enum(['true', 'false'], { error: "audit must be 'true' or 'false'" }))
+    .optional(),
+});
+
+/** Container ids are Docker's full 64-hex ids; anything else cannot name a record. */
+export const CONTAINER_ID = /^[0-9a-f]{64}$/;

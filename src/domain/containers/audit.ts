@@ -1,0 +1,36 @@
+import type { ContainerRecord, PortMap, RuntimeContainer } from './record.js';
+
+/** One correction that brings a record in line with what Docker says. */
+export type AuditAction =
+  | { readonly kind: 'forget'; readonly record: ContainerRecord }
+  | { readonly kind: 'mark_stopped'; readonly record: ContainerRecord }
+  | { readonly kind: 'mark_running'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
+  | { readonly kind: 'refresh'; readonly record: ContainerRecord; readonly actual: RuntimeContainer };
+
+/**
+ * Compares every record with Docker's view (Docker is the truth) and lists what to correct.
+ * Records in `stopping` or `deleting` are left to their jobs unless the container has vanished.
+ * `actual` must have been read after `records`, so that a record is never younger than the listing.
+ */
+export function planAudit(records: readonly ContainerRecord[], actual: readonly RuntimeContainer[]): AuditAction[] {
+  const byId = new Map(actual.map((c) => [c.id, c]));
+  const actions: AuditAction[] = [];
+  for (const record of records) {
+    const container = byId.get(record.id);
+    if (container === undefined) {
+      actions.push({ kind: 'forget', record });
+    } else if (record.status === 'running' && !container.running) {
+      actions.push({ kind: 'mark_stopped', record });
+    } else if (record.status === 'stopped' && container.running) {
+      actions.push({ kind: 'mark_running', record, actual: container });
+    } else if (record.status === 'running' && (record.ip !== container.ip || !samePorts(record.ports, container.ports))) {
+      actions.push({ kind: 'refresh', record, actual: container });
+    }
+  }
+  return actions;
+}
+
+function samePorts(a: PortMap, b: PortMap): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+}

@@ -1,0 +1,292 @@
+import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
+import { conflict, notFound } from '../errors.js';
+import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
+import { planAudit } from './audit.js';
+import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
+import { planStatusChange } from './record.js';
+
+export interface ContainerSettings {
+  readonly disableTimeouts: boolean;
+  /** Seconds from a start to the first activity check. */
+  readonly initialTimeoutInterval: number;
+  /** Seconds between checks. */
+  readonly timeoutInterval: number;
+  /** Seconds Docker waits after SIGTERM. */
+  readonly stopTimeout: number;
+  /** Handed to every container as SD_CHECKIN_URL, when known. */
+  readonly checkinUrl: string | undefined;
+}
+
+/** The little the domain logs: things that went wrong but were handled. */
+export interface DomainLogger {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+}
+
+export interface ContainerServiceDeps {
+  readonly runtime: ContainerRuntime;
+  readonly store: ContainerStore;
+  readonly queue: JobQueue;
+  readonly clock: Clock;
+  readonly settings: ContainerSettings;
+  readonly logger: DomainLogger;
+}
+
+export type CheckOutcome = 'disabled' | 'stale' | 'rescheduled' | 'stopping';
+
+const missing = (id: string) => notFound('container_not_found', `Container ${id} doesn't exist`);
+
+/** The use cases of managed containers. Both processes use it: the API for requests, the worker for jobs. */
+export function createContainerService({ runtime, store, queue, clock, settings, logger }: ContainerServiceDeps) {
+  async function get(id: string): Promise<ContainerRecord> {
+    const record = await store.get(id);
+    if (record === null) throw missing(id);
+    return record;
+  }
+
+  function pendingCheck(record: ContainerRecord): ScheduledCheck | null {
+    return record.nextCheckAt === null ? null : { id: record.id, run: record.run, at: record.nextCheckAt };
+  }
+
+  /** Queues the record's pending check. A failure is only logged: the worker's reconciliation re-queues it. */
+  async function schedulePendingCheck(record: ContainerRecord): Promise<void> {
+    const check = pendingCheck(record);
+    if (check === null) return;
+    try {
+      await queue.scheduleCheck(check);
+    } catch (error) {
+      logger.warn({ err: error, containerId: record.id }, 'could not queue the activity check; reconciliation will');
+    }
+  }
+
+  async function cancelPendingCheck(record: ContainerRecord): Promise<void> {
+    const check = pendingCheck(record);
+    if (check === null) return;
+    try {
+      await queue.cancelCheck(check);
+    } catch (error) {
+      // Harmless: a leftover check sees a different run or status and does nothing.
+      logger.warn({ err: error, containerId: record.id }, 'could not cancel a pending activity check');
+    }
+  }
+
+  /** The fields of a freshly started run. */
+  function startedRun(record: Pick<ContainerRecord, 'run'>, actual: RuntimeContainer, now: number) {
+    return {
+      status: 'running' as const,
+      run: record.run + 1,
+      ports: actual.ports,
+      ip: actual.ip,
+      active: 0,
+      checkinAt: null,
+      strikes: 0,
+      nextCheckAt: settings.disableTimeouts ? null : firstCheckAt(now, settings.initialTimeoutInterval),
+    };
+  }
+
+  async function create(image: string): Promise<ContainerRecord> {
+    const found = await runtime.inspectImage(image);
+    if (found === null) throw notFound('image_not_found', `Image ${image} not found on this server`);
+    const env: Record<string, string> = {};
+    if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
+    const actual = await runtime.run({ image, env });
+    const now = clock.now();
+    const record: ContainerRecord = {
+      id: actual.id,
+      name: actual.name,
+      image,
+      createdAt: now,
+      ...startedRun({ run: 0 }, actual, now),
+    };
+    try {
+      await store.insert(record);
+    } catch (error) {
+      // Without a record nobody could ever manage this container: take it away again.
+      await runtime.remove(actual.id).catch((removeError: unknown) => {
+        logger.warn({ err: removeError, containerId: actual.id }, 'could not remove a container after a failed insert');
+      });
+      throw error;
+    }
+    await schedulePendingCheck(record);
+    return record;
+  }
+
+  /** Asks the worker to stop a running container; the record says `stopping` from now on. */
+  async function requestStop(record: ContainerRecord): Promise<ContainerRecord | null> {
+    const result = await store.transition(record.id, { from: ['running'], run: record.run }, { status: 'stopping', nextCheckAt: null });
+    if (result.outcome !== 'applied') return null;
+    await cancelPendingCheck(record);
+    await queue.enqueueStop(record.id);
+    return result.record;
+  }
+
+  async function start(record: ContainerRecord): Promise<ContainerRecord> {
+    const actual = await runtime.start(record.id);
+    if (actual === null) {
+      await store.remove(record.id);
+      throw missing(record.id);
+    }
+    const result = await store.transition(
+      record.id,
+      { from: ['stopped'], run: record.run },
+      startedRun(record, actual, clock.now()),
+    );
+    if (result.outcome === 'missing') throw missing(record.id);
+    if (result.outcome === 'refused') {
+      // Another start won the race: its record is the answer. Anything else changed under us.
+      if (result.record.status === 'running') return result.record;
+      throw conflict('status_conflict', `Container ${record.id} ${result.record.status === 'deleting' ? 'is being deleted' : 'changed while starting'}`);
+    }
+    await schedulePendingCheck(result.record);
+    return result.record;
+  }
+
+  async function changeStatus(id: string, wanted: StatusRequest): Promise<ContainerRecord> {
+    const record = await get(id);
+    const plan = planStatusChange(record.status, wanted);
+    switch (plan.kind) {
+      case 'unchanged':
+        return record;
+      case 'refuse':
+        throw conflict('status_conflict', `Container ${id} ${plan.reason}`);
+      case 'start':
+        return start(record);
+      case 'stop': {
+        const stopping = await requestStop(record);
+        // Refused: the record changed between our read and write; answer with what it is now.
+        return stopping ?? get(id);
+      }
+    }
+  }
+
+  async function requestDelete(id: string): Promise<void> {
+    const record = await get(id);
+    const result = await store.transition(id, {}, { status: 'deleting', nextCheckAt: null });
+    if (result.outcome === 'missing') throw missing(id);
+    await cancelPendingCheck(record);
+    await queue.enqueueDelete(id);
+  }
+
+  /** Worker: finishes a stop. Idempotent: anything but a `stopping` record is left alone. */
+  async function completeStop(id: string): Promise<void> {
+    const record = await store.get(id);
+    if (record === null || record.status !== 'stopping') return;
+    const outcome = await runtime.stop(id, settings.stopTimeout);
+    if (outcome === 'missing') {
+      await store.remove(id);
+      logger.info({ containerId: id }, 'container vanished from Docker; record forgotten');
+      return;
+    }
+    await store.transition(id, { from: ['stopping'] }, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null });
+  }
+
+  /** Worker: finishes a delete. Idempotent: a record already gone is fine. */
+  async function completeDelete(id: string): Promise<void> {
+    const record = await store.get(id);
+    if (record === null || record.status !== 'deleting') return;
+    if ((await runtime.stop(id, settings.stopTimeout)) === 'stopped') await runtime.remove(id);
+    await store.remove(id);
+  }
+
+  /** Worker: one activity check. A check that is not the record's pending one (an earlier run's) does nothing. */
+  async function runCheck(check: ScheduledCheck): Promise<CheckOutcome> {
+    if (settings.disableTimeouts) return 'disabled';
+    const record = await store.get(check.id);
+    if (record === null || record.status !== 'running' || record.run !== check.run || record.nextCheckAt !== check.at) {
+      return 'stale';
+    }
+    const decision = decideCheck(record, clock.now(), settings);
+    if (decision.kind === 'stop') return (await requestStop(record)) === null ? 'stale' : 'stopping';
+    // Queue first, then record: a crash in between leaves a stale job behind, never a container unwatched.
+    await queue.scheduleCheck({ id: check.id, run: check.run, at: decision.nextCheckAt });
+    const result = await store.transition(
+      check.id,
+      { from: ['running'], run: check.run },
+      { strikes: decision.strikes, nextCheckAt: decision.nextCheckAt },
+    );
+    return result.outcome === 'applied' ? 'rescheduled' : 'stale';
+  }
+
+  /** Re-reads every record from Docker and corrects the records; returns the corrected list. */
+  async function audit(): Promise<ContainerRecord[]> {
+    const records = await store.list();
+    const actual = await runtime.listManaged();
+    for (const action of planAudit(records, actual)) {
+      const { record } = action;
+      const guard = { from: [record.status], run: record.run };
+      switch (action.kind) {
+        case 'forget':
+          await store.remove(record.id);
+          await cancelPendingCheck(record);
+          break;
+        case 'mark_stopped':
+          if ((await store.transition(record.id, guard, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null })).outcome === 'applied') {
+            await cancelPendingCheck(record);
+          }
+          break;
+        case 'mark_running': {
+          const result = await store.transition(record.id, guard, startedRun(record, action.actual, clock.now()));
+          if (result.outcome === 'applied') await schedulePendingCheck(result.record);
+          break;
+        }
+        case 'refresh':
+          await store.transition(record.id, guard, { ports: action.actual.ports, ip: action.actual.ip });
+          break;
+      }
+    }
+    return store.list();
+  }
+
+  /**
+   * Worker: makes sure every unfinished piece of work has a job, after a crash or a lost queue write.
+   * Safe to run any time: stop, delete and check jobs are de-duplicated by id and idempotent.
+   */
+  async function resumePending(): Promise<{ stops: number; deletes: number; checks: number }> {
+    const counts = { stops: 0, deletes: 0, checks: 0 };
+    for (const record of await store.list()) {
+      if (record.status === 'stopping') {
+        await queue.enqueueStop(record.id);
+        counts.stops += 1;
+      } else if (record.status === 'deleting') {
+        await queue.enqueueDelete(record.id);
+        counts.deletes += 1;
+      } else if (record.status === 'running' && !settings.disableTimeouts) {
+        let current = record;
+        if (record.nextCheckAt === null) {
+          // Timeouts were off when it started: watch it from now on.
+          const result = await store.transition(record.id, { from: ['running'], run: record.run }, {
+            nextCheckAt: firstCheckAt(clock.now(), settings.timeoutInterval),
+          });
+          if (result.outcome !== 'applied') continue;
+          current = result.record;
+        }
+        await schedulePendingCheck(current);
+        counts.checks += 1;
+      }
+    }
+    return counts;
+  }
+
+  async function checkIn(ip: string, active: number): Promise<void> {
+    if (!(await store.checkIn(ip, active, clock.now()))) {
+      throw notFound('unknown_address', `No running container has the address ${ip}`);
+    }
+  }
+
+  return {
+    listImages: () => runtime.listImages(),
+    list: (options: { audit: boolean }) => (options.audit ? audit() : store.list()),
+    get,
+    create,
+    changeStatus,
+    requestDelete,
+    checkIn,
+    completeStop,
+    completeDelete,
+    runCheck,
+    audit,
+    resumePending,
+  };
+}
+
+export type ContainerService = ReturnType<typeof createContainerService>;

@@ -1,0 +1,84 @@
+import type { ContainerRecord, ContainerStatus, PortMap, RuntimeContainer } from './containers/record.js';
+
+/**
+ * What the domain needs from the container engine. Implemented by adapters/docker; every method
+ * throws DomainError('unavailable') when the engine cannot be reached.
+ */
+export interface ContainerRuntime {
+  /** Every tagged image as "repository:tag". */
+  listImages(): Promise<string[]>;
+  /** The image's exposed ports ("80/tcp"), or null when the image is not on the engine. */
+  inspectImage(reference: string): Promise<{ exposedPorts: string[] } | null>;
+  /**
+   * Creates a labelled container with every exposed port published on an ephemeral host port, starts it
+   * and returns what Docker says. A container that was created but could not start is removed again.
+   */
+  run(spec: RunSpec): Promise<RuntimeContainer>;
+  /** Starts a stopped container (a running one is fine) and returns it; null when it no longer exists. */
+  start(id: string): Promise<RuntimeContainer | null>;
+  /** Stops a container, waiting `timeoutSeconds` before SIGKILL. 'missing' when it no longer exists. */
+  stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'>;
+  /** Removes a container and its anonymous volumes, stopping it first if needed. Gone already is fine. */
+  remove(id: string): Promise<void>;
+  /** Every container carrying this installation's label, running or not. One engine call. */
+  listManaged(): Promise<RuntimeContainer[]>;
+}
+
+export interface RunSpec {
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Guards a change of a record: it is applied only when the record is in one of `from` (and of run `run`). */
+export interface TransitionGuard {
+  readonly from?: readonly ContainerStatus[];
+  readonly run?: number;
+}
+
+/** The fields a transition may change. */
+export type RecordPatch = Partial<
+  Pick<ContainerRecord, 'status' | 'active' | 'ports' | 'ip' | 'run' | 'checkinAt' | 'nextCheckAt' | 'strikes'>
+>;
+
+export type TransitionResult =
+  | { readonly outcome: 'applied'; readonly record: ContainerRecord }
+  | { readonly outcome: 'refused'; readonly record: ContainerRecord }
+  | { readonly outcome: 'missing' };
+
+/**
+ * Where records live (adapters/redis). Every write is atomic; transitions are compare-and-set, so that
+ * concurrent requests and jobs on one container cannot interleave into a state Docker does not have.
+ */
+export interface ContainerStore {
+  insert(record: ContainerRecord): Promise<void>;
+  get(id: string): Promise<ContainerRecord | null>;
+  /** Every record, oldest first, in one round trip. */
+  list(): Promise<ContainerRecord[]>;
+  transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult>;
+  /** Deletes a record and its address entry; true when it existed. */
+  remove(id: string): Promise<boolean>;
+  /** Stores a check-in for the running container at `ip`; false when no running container has that address. */
+  checkIn(ip: string, active: number, at: number): Promise<boolean>;
+}
+
+/** The slow work handed to the worker (adapters/bullmq). */
+export interface JobQueue {
+  enqueueStop(id: string): Promise<void>;
+  enqueueDelete(id: string): Promise<void>;
+  /** Schedules the activity check of run `run` due at `at`; scheduling the same check twice is harmless. */
+  scheduleCheck(check: ScheduledCheck): Promise<void>;
+  /** Drops a pending check; a check already running or gone is fine. */
+  cancelCheck(check: ScheduledCheck): Promise<void>;
+}
+
+export interface ScheduledCheck {
+  readonly id: string;
+  readonly run: number;
+  readonly at: number;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export type { ContainerRecord, PortMap, RuntimeContainer };

@@ -1,0 +1,84 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
+import { DockerRuntime, createDockerClient } from '../adapters/docker/docker.runtime.js';
+import { createRedis, type RedisRole } from '../adapters/redis/connection.js';
+import { RedisContainerStore } from '../adapters/redis/container.store.js';
+import type { Config } from '../config/env.js';
+import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
+import type { Clock } from '../domain/ports.js';
+import type { Logger } from './logger.js';
+
+/** Everything a process needs, built once by its main.ts (or by a test). */
+export interface Deps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly redis: Redis;
+  readonly docker: Docker;
+  readonly runtime: DockerRuntime;
+  readonly store: RedisContainerStore;
+  readonly queue: BullJobQueue;
+  readonly service: ContainerService;
+  readonly clock: Clock;
+  /** The Redis key prefix of this installation. */
+  readonly prefix: string;
+  /** Closes queues and connections; call once, after the process stopped taking work. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  readonly role: RedisRole;
+  /** Overrides the check-in URL handed to containers (tests listen on an ephemeral port). */
+  readonly checkinUrl?: string;
+  readonly clock?: Clock;
+}
+
+export const redisPrefix = (instance: string) => `spin-docker:${instance}:`;
+
+export async function buildDeps(config: Config, logger: Logger, options: BuildOptions): Promise<Deps> {
+  const clock = options.clock ?? { now: Date.now };
+  const redis = createRedis(config.redisUrl, options.role);
+  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const docker = createDockerClient(config.dockerHost);
+  const runtime = new DockerRuntime(docker, config.instance);
+  const prefix = redisPrefix(config.instance);
+  const store = new RedisContainerStore(redis, prefix);
+  const queue = new BullJobQueue(redis, config.instance, () => clock.now());
+  const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.port));
+  const service = createContainerService({
+    runtime,
+    store,
+    queue,
+    clock,
+    logger,
+    settings: {
+      disableTimeouts: config.disableTimeouts,
+      initialTimeoutInterval: config.initialTimeoutInterval,
+      timeoutInterval: config.timeoutInterval,
+      stopTimeout: config.stopTimeout,
+      checkinUrl,
+    },
+  });
+  return {
+    config,
+    logger,
+    redis,
+    docker,
+    runtime,
+    store,
+    queue,
+    service,
+    clock,
+    prefix,
+    async close() {
+      await queue.close().catch(() => undefined);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** Containers reach the API through the bridge gateway; undefined when Docker cannot tell us yet. */
+async function defaultCheckinUrl(runtime: DockerRuntime, port: number): Promise<string | undefined> {
+  const gateway = await runtime.bridgeGateway();
+  return gateway === undefined ? undefined : `http://${gateway}:${port}/v1/check-in`;
+}
