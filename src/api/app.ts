@@ -21,7 +21,7 @@ const BODY_LIMIT = '64kb';
 export function buildApp({ config, logger, service }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustedProxies);
+  app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.set('query parser', 'simple');
 
   app.use(requestLog(logger));

@@ -31,7 +31,7 @@ const schema = z
     SD_TRUSTED_PROXIES: z
       .string()
       .default('loopback')
-      .describe('Comma-separated peers whose X-Forwarded-For / X-Real-IP are believed (Express trust-proxy syntax).'),
+      .describe('Comma-separated peers whose X-Forwarded-For / X-Real-IP are believed (addresses, CIDRs, loopback, linklocal, uniquelocal), or none.'),
     SD_CHECKIN_URL: z
       .string()
       .url()
@@ -103,7 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies: Object.freeze(
       e.SD_TRUSTED_PROXIES.split(',')
         .map((s) => s.trim())
-        .filter(Boolean),
+        .filter((s) => s !== '' && s !== 'none'),
     ) as string[],
     checkinUrl: e.SD_CHECKIN_URL,
     logLevel: e.SD_LOG_LEVEL,

@@ -40,6 +40,16 @@ export function portsFromListing(ports: ContainerInfo['Ports']): PortMap {
   return out;
 }
 
+/** '172.17.0.0/16' → '172.17.0.1': Docker gives a bridge's gateway the first host address when none is set. */
+export function firstHost(subnet: string): string | undefined {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnet);
+  if (match === null) return undefined;
+  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  const host = ((((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0) + 1;
+  return [host >>> 24, (host >>> 16) & 255, (host >>> 8) & 255, host & 255].join('.');
+}
+
 function firstAddress(networks: Record<string, { IPAddress?: string }> | undefined, primary?: string): string {
   if (primary) return primary;
   for (const network of Object.values(networks ?? {})) if (network.IPAddress) return network.IPAddress;
@@ -165,8 +175,9 @@ export class DockerRuntime implements ContainerRuntime {
   async bridgeGateway(): Promise<string | undefined> {
     try {
       const network = await this.docker.getNetwork('bridge').inspect();
-      const configs = (network as { IPAM?: { Config?: { Gateway?: string }[] } }).IPAM?.Config ?? [];
-      return configs.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+      const configs = (network as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config ?? [];
+      const ipv4 = configs.find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'));
+      return ipv4?.Gateway ?? (ipv4?.Subnet === undefined ? undefined : firstHost(ipv4.Subnet));
     } catch {
       return undefined;
     }

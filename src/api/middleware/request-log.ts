@@ -11,8 +11,9 @@ export function requestLog(logger: Logger): RequestHandler {
     (req as { log?: Logger }).log = log;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = req.path === '/v1/check-in' ? 'debug' : 'info';
-      log[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      const path = req.originalUrl.split('?')[0];
+      const level = path === '/v1/check-in' ? 'debug' : 'info';
+      log[level]({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

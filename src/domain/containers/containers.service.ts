@@ -91,12 +91,14 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     const actual = await runtime.run({ image, env });
     const now = clock.now();
+    const run = startedRun({ run: 0 }, actual, now);
     const record: ContainerRecord = {
       id: actual.id,
       name: actual.name,
       image,
       createdAt: now,
-      ...startedRun({ run: 0 }, actual, now),
+      // A command that exits at once leaves a stopped container: say so rather than "running".
+      ...(actual.running ? run : { ...run, status: 'stopped', nextCheckAt: null }),
     };
     try {
       await store.insert(record);

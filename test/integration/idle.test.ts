@@ -1,0 +1,88 @@
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jobIds } from '../../src/adapters/bullmq/jobs.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { TEST_IMAGES } from '../support/images.js';
+import { holdOpen, keepsPassing } from '../support/net.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function create(harness: Harness, image: string) {
+  const res = await harness.http.post('/v1/containers').auth(...harness.auth).type('form').send({ image });
+  expect(res.status).toBe(201);
+  return res.body as { container_id: string; app_port: string; next_check_at: string | null };
+}
+
+const statusOf = async (harness: Harness, id: string) => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body.status as string;
+const runningInDocker = async (harness: Harness, id: string) => (await harness.api.docker.getContainer(id).inspect()).State.Running;
+
+describe('activity monitoring', () => {
+  it('stops a silent container after the initial interval plus one interval', async () => {
+    h = await startHarness({ SD_INITIAL_TIMEOUT_INTERVAL: '2', SD_TIMEOUT_INTERVAL: '2' });
+    const harness = h;
+    const started = Date.now();
+    const { container_id: id } = await create(harness, TEST_IMAGES.fast);
+    await expect.poll(() => statusOf(harness, id), { timeout: 20_000, interval: 200 }).toBe('stopped');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+    expect(await runningInDocker(harness, id)).toBe(false);
+  });
+
+  it('keeps a container up while it reports activity', async () => {
+    h = await startHarness({ SD_INITIAL_TIMEOUT_INTERVAL: '2', SD_TIMEOUT_INTERVAL: '2' });
+    const harness = h;
+    const { container_id: id, app_port } = await create(harness, TEST_IMAGES.fast);
+    let socket: Socket | undefined;
+    try {
+      socket = await holdOpen(app_port);
+      await expect.poll(async () => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body.active, { timeout: 10_000 }).toBe('1');
+      // Three checks fall due in this window; every one must find it active.
+      await keepsPassing(7_000, async () => {
+        expect(await statusOf(harness, id)).toBe('running');
+      });
+      expect(await runningInDocker(harness, id)).toBe(true);
+    } finally {
+      socket?.destroy();
+    }
+    // Once the connection closes it reports 0 and is stopped within two more checks.
+    await expect.poll(() => statusOf(harness, id), { timeout: 20_000, interval: 200 }).toBe('stopped');
+  });
+
+  it('ignores a check left over from an earlier run of a restarted container', async () => {
+    h = await startHarness({ SD_INITIAL_TIMEOUT_INTERVAL: '3', SD_TIMEOUT_INTERVAL: '3' });
+    const harness = h;
+    const { container_id: id, next_check_at } = await create(harness, TEST_IMAGES.noPorts);
+    const firstRun = await harness.api.store.get(id);
+    expect(firstRun?.run).toBe(1);
+
+    const patch = (status: string) => harness.http.patch(`/v1/containers/${id}`).auth(...harness.auth).type('form').send({ status });
+    await patch('stopped');
+    await expect.poll(() => statusOf(harness, id), { timeout: 20_000 }).toBe('stopped');
+    expect((await patch('running')).body.status).toBe('running');
+    const secondRun = await harness.api.store.get(id);
+
+    // The stop cancelled run 1's check; put it back, as if cancelling had failed, and let the worker run it.
+    const leftover = { id, run: 1, at: Date.parse(next_check_at as string) };
+    await harness.api.queue.activity.add('check-activity', leftover, { jobId: jobIds.check(leftover), delay: 0 });
+    await expect.poll(async () => (await harness.api.queue.activity.getJob(jobIds.check(leftover)))?.returnvalue ?? null, { timeout: 10_000 })
+      .toBe('stale');
+
+    const after = await harness.api.store.get(id);
+    expect(after).toMatchObject({ status: 'running', run: 2, strikes: 0, nextCheckAt: secondRun?.nextCheckAt });
+    expect(await runningInDocker(harness, id)).toBe(true);
+  });
+
+  it('with SD_DISABLE_TIMEOUTS=true never stops a silent container', async () => {
+    h = await startHarness({ SD_DISABLE_TIMEOUTS: 'true', SD_INITIAL_TIMEOUT_INTERVAL: '1', SD_TIMEOUT_INTERVAL: '1' });
+    const harness = h;
+    const { container_id: id, next_check_at } = await create(harness, TEST_IMAGES.noPorts);
+    expect(next_check_at).toBeNull();
+    await keepsPassing(4_000, async () => {
+      expect(await statusOf(harness, id)).toBe('running');
+    });
+    expect(await runningInDocker(harness, id)).toBe(true);
+  });
+});

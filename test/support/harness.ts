@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Worker } from 'bullmq';
+import supertest from 'supertest';
+import { buildApp } from '../../src/api/app.js';
+import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
+import { loadConfig } from '../../src/config/env.js';
+import { buildDeps, type Deps } from '../../src/lifecycle/deps.js';
+import { createLogger } from '../../src/lifecycle/logger.js';
+import { startWorkers } from '../../src/worker/workers.js';
+
+export const PASSWORD = 'test-password';
+
+export function testRedisUrl(): string {
+  return process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export interface Harness {
+  /** supertest against the running API, with the admin credentials already set by `auth`. */
+  readonly http: ReturnType<typeof supertest>;
+  readonly auth: [string, string];
+  /** The API's deps (role api) and the worker's deps (role worker), as in two processes. */
+  readonly api: Deps;
+  readonly worker: Deps;
+  readonly instance: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the real API (listening on 0.0.0.0 and an ephemeral port, so containers can check in through the
+ * bridge) and the real BullMQ workers in this process, on real Redis and Docker. Isolated by a fresh
+ * SD_INSTANCE: its own Docker label, Redis prefix and queues, all removed by close().
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const instance = `test-${randomBytes(4).toString('hex')}`;
+  const config = loadConfig({
+    SD_PASSWORD: PASSWORD,
+    SD_INSTANCE: instance,
+    SD_ENVIRONMENT: 'test',
+    SD_STOP_TIMEOUT: '3',
+    SD_LOG_LEVEL: process.env.SD_LOG_LEVEL ?? 'silent',
+    REDIS_URL: testRedisUrl(),
+    ...env,
+  });
+  const logger = createLogger(config.logLevel, 'test');
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  const worker = await buildDeps(config, logger.child({ process: 'worker' }), { role: 'worker' });
+  const gateway = await worker.runtime.bridgeGateway();
+  const api = await buildDeps(config, logger.child({ process: 'api' }), {
+    role: 'api',
+    checkinUrl: `http://${gateway}:${port}/v1/check-in`,
+  });
+  server.on('request', buildApp(api));
+  const workers: Worker[] = startWorkers({
+    redis: worker.redis,
+    instance,
+    concurrency: config.workerConcurrency,
+    service: worker.service,
+    logger,
+  });
+
+  return {
+    http: supertest(server),
+    auth: ['admin', PASSWORD],
+    api,
+    worker,
+    instance,
+    port,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await removeContainers(worker, instance);
+      await deleteKeys(worker, `spin-docker:${instance}:*`);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await api.close();
+      await worker.close();
+    },
+  };
+}
+
+/** Clean-up by label: every container of this test instance, whatever state it is in. */
+async function removeContainers(deps: Deps, instance: string): Promise<void> {
+  const containers = await deps.docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
+  await Promise.all(containers.map((c) => deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+}
+
+/** Clean-up by prefix (SCAN is fine in tests; the server itself never scans). */
+async function deleteKeys(deps: Deps, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await deps.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    if (keys.length > 0) await deps.redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,13 @@
+/** Images the integration tests use; built offline by global-setup.ts from images/ and small Dockerfiles. */
+export const TEST_IMAGES = {
+  /** The shipped demo image, as the README builds it. */
+  demo: 'spin-docker/demo',
+  /** The demo image reporting every second. */
+  fast: 'spin-docker-test/demo-fast',
+  /** No exposed ports. */
+  noPorts: 'spin-docker-test/noports',
+  /** Runs as a user the image does not have: created, but Docker cannot start it. */
+  broken: 'spin-docker-test/broken',
+  /** Ignores SIGTERM (no init of its own), so a stop takes the whole stop timeout. */
+  stubborn: 'spin-docker-test/stubborn',
+} as const;
