@@ -15,5 +15,9 @@ for dir in "$here"/*/; do
   [ -f "$dir/Dockerfile" ] || continue
   install -m 0755 "$busybox" "$dir/busybox"
   echo "building spin-docker/$name"
-  docker build -q -t "spin-docker/$name:latest" "$@" "$dir" >/dev/null
+  # Quiet on success (the legacy builder's deprecation notice included); everything on failure.
+  if ! output=$(docker build -q -t "spin-docker/$name:latest" "$@" "$dir" 2>&1); then
+    echo "$output" >&2
+    exit 1
+  fi
 done

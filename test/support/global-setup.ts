@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,21 +17,59 @@ function docker(args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function answersPing(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      if ((await redis.ping()) === 'PONG') return true;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return false;
+}
+
+let privateRedis: ChildProcess | undefined;
+
+/**
+ * Unless TEST_REDIS_URL names one, the tests get a private, throw-away redis-server on a free loopback
+ * port (the test workers inherit its URL), so they never touch a Redis that holds real data.
+ */
+async function startPrivateRedis(): Promise<void> {
+  if (process.env.TEST_REDIS_URL) return;
+  const port = await freePort();
+  privateRedis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  privateRedis.once('error', () => undefined);
+  process.env.TEST_REDIS_URL = `redis://127.0.0.1:${port}`;
+}
+
 /** Checks the real services are there and builds the test images (offline, a second or two each). */
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   try {
     docker(['info', '--format', '{{.ServerVersion}}']);
   } catch {
     throw new Error('The integration tests need a running Docker engine (start dockerd; see README).');
   }
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch {
-    throw new Error(`The integration tests need Redis at ${testRedisUrl()} (set TEST_REDIS_URL; see README).`);
-  } finally {
-    redis.disconnect();
+  await startPrivateRedis();
+  if (!(await answersPing(testRedisUrl(), 10_000))) {
+    throw new Error(`The integration tests need Redis at ${testRedisUrl()} (install redis-server, or set TEST_REDIS_URL).`);
   }
 
   execFileSync('bash', ['images/build.sh', 'demo'], { stdio: 'inherit' });
@@ -47,4 +86,7 @@ export default async function setup(): Promise<void> {
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
+  return () => {
+    privateRedis?.kill('SIGTERM');
+  };
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 / Ubuntu 22.04+ machine lacks to build, run and test spin-docker:
+# Docker Engine, Redis, Debian's static busybox (for the offline images), and the npm packages.
+# Then makes sure a Docker engine is running. Idempotent: what is there is left alone. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+dpkg-query -W -f="\${Status}" busybox-static 2>/dev/null | grep -q "ok installed" || need+=(busybox-static)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "==> installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "spin-docker needs Node.js 20 or newer; this machine has $(node --version)." >&2
+  exit 1
+fi
+
+bash scripts/ensure-docker.sh
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> npm ci"
+  npm ci --no-audit --no-fund
+fi

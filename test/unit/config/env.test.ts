@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/env.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      password: 'spindocker',
+      environment: 'development',
+      disableTimeouts: false,
+      initialTimeoutInterval: 7200,
+      timeoutInterval: 1800,
+      stopTimeout: 10,
+      dockerHost: 'unix:///var/run/docker.sock',
+      redisUrlGiven: false,
+      redisUrl: 'redis://127.0.0.1:6380',
+      trustedProxies: ['loopback'],
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    ['true', true], ['TRUE', true], ['1', true], ['yes', true], ['on', true],
+    ['false', false], ['False', false], ['0', false], ['no', false], ['off', false], ['', false],
+  ])('reads SD_DISABLE_TIMEOUTS=%j as %s', (value, expected) => {
+    expect(loadConfig({ SD_DISABLE_TIMEOUTS: value }).disableTimeouts).toBe(expected);
+  });
+
+  it.each([
+    ['SD_DISABLE_TIMEOUTS', 'sometimes'],
+    ['SD_PORT', 'eighty'],
+    ['SD_PORT', '70000'],
+    ['SD_TIMEOUT_INTERVAL', '0'],
+    ['SD_INITIAL_TIMEOUT_INTERVAL', '-5'],
+    ['SD_INITIAL_TIMEOUT_INTERVAL', '1.5'],
+    ['SD_ENVIRONMENT', 'staging'],
+    ['REDIS_URL', 'not a url'],
+    ['SD_INSTANCE', 'Has Spaces'],
+  ])('refuses %s=%j with a message naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrowError(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrowError(new RegExp(name));
+  });
+
+  it('refuses to run in production with the default password', () => {
+    expect(() => loadConfig({ SD_ENVIRONMENT: 'production' })).toThrowError(/SD_PASSWORD/);
+    expect(() => loadConfig({ SD_ENVIRONMENT: 'production', SD_PASSWORD: '' })).toThrowError(/SD_PASSWORD/);
+    expect(loadConfig({ SD_ENVIRONMENT: 'production', SD_PASSWORD: 's3cret' }).password).toBe('s3cret');
+  });
+
+  it('reads a list of trusted proxies, and none', () => {
+    expect(loadConfig({ SD_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8' }).trustedProxies).toEqual(['loopback', '10.0.0.0/8']);
+    expect(loadConfig({ SD_TRUSTED_PROXIES: 'none' }).trustedProxies).toEqual([]);
+  });
+
+  it('uses REDIS_URL when given', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://redis:6379/2' })).toMatchObject({ redisUrl: 'redis://redis:6379/2', redisUrlGiven: true });
+  });
+});
