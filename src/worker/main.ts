@@ -20,16 +20,16 @@ async function main(): Promise<void> {
   });
   logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
 
-  const resume = async () => {
+  const resume = async (everything: boolean) => {
     try {
-      const counts = await deps.service.resumePending();
+      const counts = await deps.service.resumePending({ everything });
       logger.info(counts, 'pending work resumed');
     } catch (error) {
       logger.warn({ err: error }, 'could not resume pending work; will try again');
     }
   };
-  await resume();
-  const timer = setInterval(() => void resume(), RESUME_EVERY_MS);
+  await resume(true);
+  const timer = setInterval(() => void resume(false), RESUME_EVERY_MS);
 
   const shutdown = createShutdown(
     [

@@ -241,10 +241,13 @@ export function createContainerService({ runtime, store, queue, clock, settings,
 
   /**
    * Worker: makes sure every unfinished piece of work has a job, after a crash or a lost queue write.
+   * `everything` (at start-up) re-queues every pending check; the periodic pass only those overdue by more
+   * than `graceMs`, whose job must be missing, so that it stays cheap with thousands of containers.
    * Safe to run any time: stop, delete and check jobs are de-duplicated by id and idempotent.
    */
-  async function resumePending(): Promise<{ stops: number; deletes: number; checks: number }> {
+  async function resumePending(options: { everything: boolean; graceMs?: number }): Promise<{ stops: number; deletes: number; checks: number }> {
     const counts = { stops: 0, deletes: 0, checks: 0 };
+    const overdueBefore = clock.now() - (options.graceMs ?? 60_000);
     for (const record of await store.list()) {
       if (record.status === 'stopping') {
         await queue.enqueueStop(record.id);
@@ -261,6 +264,8 @@ export function createContainerService({ runtime, store, queue, clock, settings,
           });
           if (result.outcome !== 'applied') continue;
           current = result.record;
+        } else if (!options.everything && record.nextCheckAt > overdueBefore) {
+          continue;
         }
         await schedulePendingCheck(current);
         counts.checks += 1;
