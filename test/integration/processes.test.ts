@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -8,17 +7,7 @@ import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { TEST_IMAGES } from '../support/images.js';
-
-/** A free TCP port on loopback, for the API and the private Redis of `npm start`. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/net.js';
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {

@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { TEST_IMAGES } from './images.js';
 import { testRedisUrl } from './harness.js';
+import { freePort } from './net.js';
 
 const SMALL_IMAGES: Record<string, string> = {
   [TEST_IMAGES.noPorts]: 'CMD ["sleep", "3600"]',
@@ -15,16 +15,6 @@ const SMALL_IMAGES: Record<string, string> = {
 
 function docker(args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function answersPing(url: string, timeoutMs: number): Promise<boolean> {

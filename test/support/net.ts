@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 
 /** Opens a TCP connection to 127.0.0.1:port and resolves with the first bytes it answers (or '' on close). */
 export function firstBytes(port: number | string, send = ''): Promise<string> {
@@ -39,4 +39,15 @@ export async function keepsPassing(ms: number, check: () => Promise<void>, every
     await check();
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
