@@ -3,7 +3,7 @@
  * Each boundary translates once: Docker/Redis failures into kinds (adapters), kinds into
  * HTTP statuses (api/middleware/errors.ts) and into retry decisions (worker).
  */
-export type ErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+export type ErrorKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
 
 export class DomainError extends Error {
   override name = 'DomainError';
@@ -20,6 +20,7 @@ export class DomainError extends Error {
 }
 
 export const invalid = (code: string, message: string) => new DomainError('invalid', code, message);
+export const forbidden = (code: string, message: string) => new DomainError('forbidden', code, message);
 export const notFound = (code: string, message: string) => new DomainError('not_found', code, message);
 export const conflict = (code: string, message: string) => new DomainError('conflict', code, message);
 export const unavailable = (code: string, message: string, cause?: unknown) =>

@@ -57,8 +57,12 @@ export interface ContainerStore {
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult>;
   /** Deletes a record and its address entry; true when it existed. */
   remove(id: string): Promise<boolean>;
-  /** Stores a check-in for the running container at `ip`; false when no running container has that address. */
-  checkIn(ip: string, active: number, at: number): Promise<boolean>;
+  /**
+   * Stores a check-in. With a token hash, the token names the container, and it must be the sender's own
+   * when the sender is a managed container; without, the sender's address does.
+   * 'refused': unknown token, or another container's. 'unknown': no running container to credit.
+   */
+  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'>;
 }
 
 /** The slow work handed to the worker (adapters/bullmq). */

@@ -39,6 +39,56 @@ async function checkInFromInside(harness: Harness, id: string, body: string): Pr
   return Buffer.concat(chunks).toString('latin1');
 }
 
+async function tokenOf(harness: Harness, id: string): Promise<string> {
+  const info = await harness.api.docker.getContainer(id).inspect();
+  const entry = (info.Config.Env ?? []).find((e) => e.startsWith('SD_CHECKIN_TOKEN='));
+  return entry?.slice('SD_CHECKIN_TOKEN='.length) ?? '';
+}
+
+const activeOf = async (harness: Harness, id: string) => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body.active as string;
+
+describe('check-in tokens', () => {
+  it('gives every container its own token, which counts for it from anywhere', async () => {
+    const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
+    const token = await tokenOf(h, id);
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    // From loopback, which is no container's address: the token alone names the container.
+    const bearer = await h.http.post('/v1/check-in').set('Authorization', `Bearer ${token}`).type('form').send({ 'active-connections': '6' });
+    expect(bearer.status).toBe(200);
+    expect(await activeOf(h, id)).toBe('6');
+    const field = await h.http.post('/v1/check-in').send({ active: 2, token });
+    expect(field.status).toBe(200);
+    expect(await activeOf(h, id)).toBe('2');
+  });
+
+  it('refuses an unknown token with 403 and changes nothing', async () => {
+    const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
+    const res = await h.http.post('/v1/check-in').set('X-Forwarded-For', await addressOf(h, id)).set('Authorization', 'Bearer not-a-real-token').type('form').send({ active: '5' });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('invalid_token');
+    expect(await activeOf(h, id)).toBe('0');
+  });
+
+  it('refuses a check-in from one container carrying another container\'s token', async () => {
+    const { container_id: sender } = await createIn(h, TEST_IMAGES.demo);
+    const { container_id: victim } = await createIn(h, TEST_IMAGES.noPorts);
+    const output = await checkInFromInside(h, sender, `active-connections=9&token=${await tokenOf(h, victim)}`);
+    expect(output).not.toContain('exit=0');
+    expect(await activeOf(h, victim)).toBe('0');
+    expect(await activeOf(h, sender)).not.toBe('9');
+  });
+
+  it('stops counting once the container is deleted', async () => {
+    const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
+    const token = await tokenOf(h, id);
+    expect((await h.http.delete(`/v1/containers/${id}`).auth(...h.auth)).status).toBe(204);
+    await expect.poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).status, { timeout: 20_000 }).toBe(404);
+    const res = await h.http.post('/v1/check-in').set('Authorization', `Bearer ${token}`).send({ active: 1 });
+    expect(res.status).toBe(403);
+    expect(await h.api.store.get(id)).toBeNull();
+  });
+});
+
 describe('POST /v1/check-in', () => {
   it('from inside a container over the bridge, changes that container\'s active count', async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.demo);

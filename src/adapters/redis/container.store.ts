@@ -10,12 +10,14 @@ import { CHECK_IN, INSERT, LIST, REMOVE, TRANSITION } from './scripts.js';
  *   c:<id>  hash, one container record (fields below)
  *   ids     sorted set of ids, scored by creation time: the list, without KEYS scans
  *   addr    hash, container address → id: the check-in index
+ *   tokens  hash, SHA-256 of a container's check-in token → id
  */
 interface StoreKeys {
   record(id: string): string;
   recordPrefix: string;
   ids: string;
   addresses: string;
+  tokens: string;
 }
 
 const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
@@ -35,6 +37,7 @@ const recordHash = z
     created_at: z.coerce.number(),
     next_check_at: optionalMs,
     strikes: z.coerce.number(),
+    token_hash: z.string().default(''),
   })
   .transform(
     (h): ContainerRecord => ({
@@ -50,6 +53,7 @@ const recordHash = z
       createdAt: h.created_at,
       nextCheckAt: h.next_check_at,
       strikes: h.strikes,
+      tokenHash: h.token_hash,
     }),
   );
 
@@ -77,22 +81,22 @@ function fromPairs(pairs: string[]): ContainerRecord {
 }
 
 type ScriptRedis = Redis & {
-  sdInsert(record: string, ids: string, addr: string, ...args: string[]): Promise<number>;
+  sdInsert(record: string, ids: string, addr: string, tokens: string, ...args: string[]): Promise<number>;
   sdTransition(record: string, addr: string, ...args: string[]): Promise<[string, string[]?]>;
-  sdRemove(record: string, ids: string, addr: string, id: string): Promise<number>;
+  sdRemove(record: string, ids: string, addr: string, tokens: string, id: string): Promise<number>;
   sdList(ids: string, prefix: string): Promise<string[][]>;
-  sdCheckIn(addr: string, ip: string, prefix: string, active: string, at: string): Promise<number>;
+  sdCheckIn(addr: string, tokens: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
 };
 
 /** Registers the scripts once per connection (EVALSHA afterwards, falling back to EVAL after a flush). */
 function withScripts(redis: Redis): ScriptRedis {
   const r = redis as ScriptRedis;
   if (typeof r.sdList !== 'function') {
-    redis.defineCommand('sdInsert', { numberOfKeys: 3, lua: INSERT });
+    redis.defineCommand('sdInsert', { numberOfKeys: 4, lua: INSERT });
     redis.defineCommand('sdTransition', { numberOfKeys: 2, lua: TRANSITION });
-    redis.defineCommand('sdRemove', { numberOfKeys: 3, lua: REMOVE });
+    redis.defineCommand('sdRemove', { numberOfKeys: 4, lua: REMOVE });
     redis.defineCommand('sdList', { numberOfKeys: 1, lua: LIST });
-    redis.defineCommand('sdCheckIn', { numberOfKeys: 1, lua: CHECK_IN });
+    redis.defineCommand('sdCheckIn', { numberOfKeys: 2, lua: CHECK_IN });
   }
   return r;
 }
@@ -103,6 +107,7 @@ export function storeKeys(prefix: string): StoreKeys {
     recordPrefix: `${prefix}c:`,
     ids: `${prefix}ids`,
     addresses: `${prefix}addr`,
+    tokens: `${prefix}tokens`,
   };
 }
 
@@ -122,11 +127,12 @@ export class RedisContainerStore implements ContainerStore {
       'name', record.name,
       'image', record.image,
       'created_at', String(record.createdAt),
+      'token_hash', record.tokenHash,
       ...patchFields(record),
     ];
     const { keys } = this;
     return redisCall(async () => {
-      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, record.id, String(record.createdAt), record.ip, ...fields);
+      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, keys.tokens, record.id, String(record.createdAt), record.ip, record.tokenHash, ...fields);
     });
   }
 
@@ -156,11 +162,14 @@ export class RedisContainerStore implements ContainerStore {
 
   remove(id: string): Promise<boolean> {
     const { keys } = this;
-    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, id)) === 1);
+    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, id)) === 1);
   }
 
-  checkIn(ip: string, active: number, at: number): Promise<boolean> {
+  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'> {
     const { keys } = this;
-    return redisCall(async () => (await this.redis.sdCheckIn(keys.addresses, ip, keys.recordPrefix, String(active), String(at))) === 1);
+    return redisCall(async () => {
+      const result = await this.redis.sdCheckIn(keys.addresses, keys.tokens, ip, keys.recordPrefix, String(active), String(at), tokenHash ?? '');
+      return result === 1 ? 'ok' : result === -1 ? 'refused' : 'unknown';
+    });
   }
 }

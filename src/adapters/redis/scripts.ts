@@ -3,11 +3,12 @@
  * another writer (a check-in racing a delete cannot bring half a record back).
  */
 
-/** KEYS: record, ids, addresses. ARGV: id, created-at score, ip, then field/value pairs. */
+/** KEYS: record, ids, addresses, tokens. ARGV: id, created-at score, ip, token hash, then field/value pairs. */
 export const INSERT = `
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
 return 1`;
 
 /**
@@ -31,10 +32,12 @@ end
 if #ARGV >= 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return {'applied', redis.call('HGETALL', KEYS[1])}`;
 
-/** KEYS: record, ids, addresses. ARGV: id. Returns 1 when the record existed. */
+/** KEYS: record, ids, addresses, tokens. ARGV: id. Returns 1 when the record existed. */
 export const REMOVE = `
 local ip = redis.call('HGET', KEYS[1], 'ip')
 if ip and ip ~= '' and redis.call('HGET', KEYS[3], ip) == ARGV[1] then redis.call('HDEL', KEYS[3], ip) end
+local token = redis.call('HGET', KEYS[1], 'token_hash')
+if token and token ~= '' and redis.call('HGET', KEYS[4], token) == ARGV[1] then redis.call('HDEL', KEYS[4], token) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])`;
 
@@ -49,11 +52,17 @@ for i, id in ipairs(ids) do out[i] = redis.call('HGETALL', ARGV[1] .. id) end
 return out`;
 
 /**
- * KEYS: addresses. ARGV: ip, record key prefix, active, at. Returns 1 when a running container has the ip.
+ * KEYS: addresses, tokens. ARGV: ip, record key prefix, active, at, token hash ('' for none).
+ * Returns 1 (stored), 0 (no running container to credit) or -1 (unknown token, or another container's).
  * Writes only into a record that exists and runs: a check-in cannot resurrect a deleted record.
  */
 export const CHECK_IN = `
 local id = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[5] ~= '' then
+  local owner = redis.call('HGET', KEYS[2], ARGV[5])
+  if not owner or (id and id ~= owner) then return -1 end
+  id = owner
+end
 if not id then return 0 end
 local key = ARGV[2] .. id
 if redis.call('HGET', key, 'status') ~= 'running' then return 0 end

@@ -6,6 +6,7 @@ import type { Logger } from '../../lifecycle/logger.js';
 /** The one table from the domain's error kinds to HTTP statuses. */
 const STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import type { ContainerService } from '../../domain/containers/containers.service.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields } from '../middleware/validate.js';
-import { checkinSchema } from './checkin.schemas.js';
+import { bearerToken, checkinSchema } from './checkin.schemas.js';
 
 /** '::ffff:172.17.0.2' → '172.17.0.2': Docker knows containers by their plain IPv4 address. */
 export function plainAddress(address: string | undefined): string {
@@ -28,8 +28,8 @@ export function checkinRoutes(service: ContainerService): Router {
   router
     .route('/')
     .post(async (req, res) => {
-      const { active } = parseFields(checkinSchema, req);
-      await service.checkIn(clientAddress(req), active);
+      const { active, token } = parseFields(checkinSchema, req);
+      await service.checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
       res.json({ message: 'Checked in', active: String(active) });
     })
     .all(methodNotAllowed(['POST']));

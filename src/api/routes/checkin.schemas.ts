@@ -8,12 +8,23 @@ const count = z
 
 /** `active-connections` as documented, or `active` as the original's images sent it. */
 export const checkinSchema = z
-  .object({ 'active-connections': count.optional(), active: count.optional() })
+  .object({
+    'active-connections': count.optional(),
+    active: count.optional(),
+    /** The container's SD_CHECKIN_TOKEN, for senders that cannot set an Authorization header. */
+    token: z.string({ error: 'token must be a string' }).min(1).max(200).optional(),
+  })
   .transform((f, ctx) => {
     const active = f['active-connections'] ?? f.active;
     if (active === undefined) {
       ctx.addIssue({ code: 'custom', message: 'active-connections is required (a non-negative integer)' });
       return z.NEVER;
     }
-    return { active };
+    return { active, token: f.token };
   });
+
+/** `Authorization: Bearer <token>`, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer +([\x21-\x7e]{1,200}) *$/i.exec(header ?? '');
+  return match?.[1];
+}

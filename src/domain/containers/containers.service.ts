@@ -1,5 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
-import { conflict, notFound } from '../errors.js';
+import { conflict, forbidden, notFound } from '../errors.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
 import { planAudit } from './audit.js';
 import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
@@ -33,6 +34,9 @@ export interface ContainerServiceDeps {
 }
 
 export type CheckOutcome = 'disabled' | 'stale' | 'rescheduled' | 'stopping';
+
+/** Tokens are stored only as their SHA-256, so that the store never holds a usable secret. */
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 const missing = (id: string) => notFound('container_not_found', `Container ${id} doesn't exist`);
 
@@ -87,7 +91,8 @@ export function createContainerService({ runtime, store, queue, clock, settings,
   async function create(image: string): Promise<ContainerRecord> {
     const found = await runtime.inspectImage(image);
     if (found === null) throw notFound('image_not_found', `Image ${image} not found on this server`);
-    const env: Record<string, string> = {};
+    const token = randomBytes(24).toString('base64url');
+    const env: Record<string, string> = { SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     const actual = await runtime.run({ image, env });
     const now = clock.now();
@@ -97,6 +102,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
       name: actual.name,
       image,
       createdAt: now,
+      tokenHash: hashToken(token),
       // A command that exits at once leaves a stopped container: say so rather than "running".
       ...(actual.running ? run : { ...run, status: 'stopped', nextCheckAt: null }),
     };
@@ -274,9 +280,12 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     return counts;
   }
 
-  async function checkIn(ip: string, active: number): Promise<void> {
-    if (!(await store.checkIn(ip, active, clock.now()))) {
-      throw notFound('unknown_address', `No running container has the address ${ip}`);
+  /** A check-in names its container by token (when it carries one) or by the sender's address. */
+  async function checkIn(ip: string, token: string | undefined, active: number): Promise<void> {
+    const outcome = await store.checkIn(ip, token === undefined ? undefined : hashToken(token), active, clock.now());
+    if (outcome === 'refused') throw forbidden('invalid_token', 'The check-in token does not belong to the sending container');
+    if (outcome === 'unknown') {
+      throw notFound('unknown_address', token === undefined ? `No running container has the address ${ip}` : 'The container of this token is not running');
     }
   }
 

@@ -29,6 +29,8 @@ export interface ContainerRecord {
   readonly nextCheckAt: number | null;
   /** Idle looks in a row: 1 means the next idle look stops the container. */
   readonly strikes: number;
+  /** SHA-256 (hex) of the container's check-in token; the token itself lives only in the container. */
+  readonly tokenHash: string;
 }
 
 /** What Docker says about a container right now. */

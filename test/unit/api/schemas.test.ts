@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkinSchema } from '../../../src/api/routes/checkin.schemas.js';
+import { bearerToken, checkinSchema } from '../../../src/api/routes/checkin.schemas.js';
 import { createContainerSchema } from '../../../src/api/routes/containers.schemas.js';
 import { plainAddress } from '../../../src/api/routes/checkin.routes.js';
 
@@ -23,9 +23,9 @@ describe('image references', () => {
 
 describe('check-in values', () => {
   it('reads either field name, as text or number, preferring active-connections', () => {
-    expect(checkinSchema.parse({ 'active-connections': '3' })).toEqual({ active: 3 });
-    expect(checkinSchema.parse({ active: 0 })).toEqual({ active: 0 });
-    expect(checkinSchema.parse({ active: '1', 'active-connections': '5' })).toEqual({ active: 5 });
+    expect(checkinSchema.parse({ 'active-connections': '3' })).toMatchObject({ active: 3 });
+    expect(checkinSchema.parse({ active: 0 })).toMatchObject({ active: 0 });
+    expect(checkinSchema.parse({ active: '1', 'active-connections': '5' })).toMatchObject({ active: 5 });
   });
 
   it.each([[{ active: '-1' }], [{ active: '1.5' }], [{ active: 'x' }], [{}], [{ active: ['1', '2'] }], [{ active: 1e12 }]])('refuses %j', (fields) => {
@@ -38,5 +38,20 @@ describe('plainAddress', () => {
     expect(plainAddress('::ffff:172.17.0.2')).toBe('172.17.0.2');
     expect(plainAddress('172.17.0.2')).toBe('172.17.0.2');
     expect(plainAddress('::1')).toBe('::1');
+  });
+});
+
+describe('check-in tokens', () => {
+  it('reads a Bearer token and nothing else', () => {
+    expect(bearerToken('Bearer abc.DEF-123_')).toBe('abc.DEF-123_');
+    expect(bearerToken('bearer  xyz ')).toBe('xyz');
+    expect(bearerToken('Bearer ')).toBeUndefined();
+    expect(bearerToken('Basic YWRtaW46cHc=')).toBeUndefined();
+    expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  it('takes a token field beside the count', () => {
+    expect(checkinSchema.parse({ active: '1', token: 't0k' })).toEqual({ active: 1, token: 't0k' });
+    expect(checkinSchema.safeParse({ active: '1', token: '' }).success).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../.
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
   id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', run: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, ...extra,
+  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
   id, name: `/${id}`, running, ports: {}, ip: '', ...extra,
