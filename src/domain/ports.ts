@@ -7,8 +7,8 @@ import type { ContainerRecord, ContainerStatus, PortMap, RuntimeContainer } from
 export interface ContainerRuntime {
   /** Every tagged image as "repository:tag". */
   listImages(): Promise<string[]>;
-  /** The image's exposed ports ("80/tcp"), or null when the image is not on the engine. */
-  inspectImage(reference: string): Promise<{ exposedPorts: string[] } | null>;
+  /** Whether the image is on the engine (nothing is ever pulled). */
+  imageExists(reference: string): Promise<boolean>;
   /**
    * Creates a labelled container with every exposed port published on an ephemeral host port, starts it
    * and returns what Docker says. A container that was created but could not start is removed again.

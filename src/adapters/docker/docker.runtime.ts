@@ -94,12 +94,12 @@ export class DockerRuntime implements ContainerRuntime {
       .sort();
   }
 
-  async inspectImage(reference: string): Promise<{ exposedPorts: string[] } | null> {
+  async imageExists(reference: string): Promise<boolean> {
     try {
-      const info = await this.docker.getImage(reference).inspect();
-      return { exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}) };
+      await this.docker.getImage(reference).inspect();
+      return true;
     } catch (error) {
-      if (dockerStatus(error) === 404) return null;
+      if (dockerStatus(error) === 404) return false;
       throw translateDockerError(error, `inspect image ${reference}`);
     }
   }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Docker's reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest], where the
- * registry is localhost or has a dot or a port (as Docker decides), path components lower-case alphanumerics joined by '.', '_', '__' or dashes.
+ * Docker's reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest]. The registry is
+ * localhost or has a dot or a port (as Docker decides); path components are lower-case alphanumerics
+ * joined by '.', '_', '__' or dashes.
  */
 const IMAGE_REFERENCE =
   /^(?:(?:localhost|(?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-]+|[a-zA-Z0-9-]+(?=:[0-9]))(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;

@@ -89,8 +89,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
   }
 
   async function create(image: string): Promise<ContainerRecord> {
-    const found = await runtime.inspectImage(image);
-    if (found === null) throw notFound('image_not_found', `Image ${image} not found on this server`);
+    if (!(await runtime.imageExists(image))) throw notFound('image_not_found', `Image ${image} not found on this server`);
     const token = randomBytes(24).toString('base64url');
     const env: Record<string, string> = { SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
