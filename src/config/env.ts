@@ -39,6 +39,10 @@ const schema = z
       .describe('Check-in URL handed to containers; default http://<bridge gateway>:<SD_PORT>/v1/check-in.'),
     SD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SD_WORKER_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(20).describe('Jobs the worker runs at once.'),
+    SD_ORPHAN_GRACE: seconds(60).describe('Seconds a labelled container may exist without a record before the worker removes it.'),
+    SD_RECONCILE_INTERVAL: seconds(60).describe('Seconds between the worker\'s full passes over Docker and the queues.'),
+    SD_LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10).describe('Failed logins from one address before it is refused for a while.'),
+    SD_LOGIN_LOCKOUT: seconds(300).describe('Seconds an address stays refused (429) after too many failed logins.'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -70,6 +74,13 @@ export interface Config {
   readonly checkinUrl: string | undefined;
   readonly logLevel: string;
   readonly workerConcurrency: number;
+  /** Seconds a labelled container may exist without a record before it counts as an orphan. */
+  readonly orphanGrace: number;
+  /** Seconds between the worker's full reconciliation passes. */
+  readonly reconcileInterval: number;
+  readonly loginMaxFailures: number;
+  /** Seconds an address is refused after too many failed logins. */
+  readonly loginLockout: number;
   readonly dataDir: string;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
@@ -108,6 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkinUrl: e.SD_CHECKIN_URL,
     logLevel: e.SD_LOG_LEVEL,
     workerConcurrency: e.SD_WORKER_CONCURRENCY,
+    orphanGrace: e.SD_ORPHAN_GRACE,
+    reconcileInterval: e.SD_RECONCILE_INTERVAL,
+    loginMaxFailures: e.SD_LOGIN_MAX_FAILURES,
+    loginLockout: e.SD_LOGIN_LOCKOUT,
     dataDir: e.SD_DATA_DIR,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,

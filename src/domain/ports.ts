@@ -22,6 +22,14 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   /** Every container carrying this installation's label, running or not. One engine call. */
   listManaged(): Promise<RuntimeContainer[]>;
+  /** What Docker says about one container now; null when it no longer exists. */
+  inspect(id: string): Promise<RuntimeContainer | null>;
+  /**
+   * Follows the engine's events for this installation's containers: `onChange(id)` for every start, death
+   * and removal. Resolves once the stream is open, with `closed`, which settles when the stream ends, fails
+   * or `signal` aborts; events in between may have been missed, so the caller reconciles after reopening.
+   */
+  watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }>;
 }
 
 export interface RunSpec {

@@ -57,6 +57,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       timeoutInterval: config.timeoutInterval,
       stopTimeout: config.stopTimeout,
       checkinUrl,
+      orphanGrace: config.orphanGrace,
     },
   });
   return {

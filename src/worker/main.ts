@@ -2,40 +2,18 @@ import { ConfigError, loadConfig } from '../config/env.js';
 import { buildDeps } from '../lifecycle/deps.js';
 import { createLogger } from '../lifecycle/logger.js';
 import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
-import { startWorkers } from './workers.js';
-
-/** How often the worker makes sure every unfinished stop, delete and check has its job. */
-const RESUME_EVERY_MS = 60_000;
+import { runWorker } from './runner.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-worker');
   const deps = await buildDeps(config, logger, { role: 'worker' });
-  const workers = startWorkers({
-    redis: deps.redis,
-    instance: config.instance,
-    concurrency: config.workerConcurrency,
-    service: deps.service,
-    logger,
-  });
+  const worker = await runWorker(deps);
   logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
-
-  const resume = async (everything: boolean) => {
-    try {
-      const counts = await deps.service.resumePending({ everything });
-      logger.info(counts, 'pending work resumed');
-    } catch (error) {
-      logger.warn({ err: error }, 'could not resume pending work; will try again');
-    }
-  };
-  await resume(true);
-  const timer = setInterval(() => void resume(false), RESUME_EVERY_MS);
 
   const shutdown = createShutdown(
     [
-      { name: 'stop resuming', run: async () => clearInterval(timer) },
-      // Worker.close() waits for the jobs in hand to finish.
-      { name: 'finish jobs in hand', run: () => Promise.all(workers.map((w) => w.close())) },
+      { name: 'finish jobs in hand', run: () => worker.close() },
       { name: 'close queues and Redis', run: () => deps.close() },
     ],
     logger,

@@ -40,7 +40,16 @@ function withRetryPolicy<T>(processor: Processor<unknown, T>, logger: Logger): P
 
 /** Creates (and so starts) the worker's BullMQ workers. */
 export function startWorkers({ redis, instance, concurrency, service, logger }: WorkerDeps): Worker[] {
-  const options = { connection: redis, prefix: bullPrefix(instance), concurrency };
+  const options = {
+    connection: redis,
+    prefix: bullPrefix(instance),
+    concurrency,
+    // A worker killed mid-job holds its jobs' locks until they expire; another (or the restarted) worker
+    // takes such a stalled job over within lockDuration + stalledInterval. Locks are renewed every 5 s.
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
+    maxStalledCount: 3,
+  };
   const workers = [
     new Worker(QUEUES.lifecycle, withRetryPolicy(lifecycleProcessor(service), logger), options),
     new Worker(QUEUES.activity, withRetryPolicy(activityProcessor(service), logger), options),

@@ -108,6 +108,10 @@ describe('GET /v1/containers/<id>', () => {
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ message: `Container ${unknown} doesn't exist`, code: 'container_not_found' });
     expect((await get('not-an-id')).status).toBe(404);
+    // Found by the fuzz pass: a path that is not valid percent-encoding was a 500.
+    const broken = await get('%zz');
+    expect(broken.status).toBe(400);
+    expect(broken.body.code).toBe('invalid_path');
   });
 });
 
@@ -209,20 +213,26 @@ describe('GET /v1/containers', () => {
   });
 
   it('with audit=true re-reads Docker: drops removed containers, follows stops behind its back', async () => {
-    const { body: gone } = await create(TEST_IMAGES.noPorts);
-    const { body: halted } = await create(TEST_IMAGES.demo);
-    await h.api.docker.getContainer(gone.container_id as string).remove({ force: true });
-    await h.api.docker.getContainer(halted.container_id as string).stop({ t: 0 });
+    // The API alone: with a worker running, its Docker event follower would correct the records first.
+    const alone = await startHarness({}, { worker: false });
+    try {
+      const { body: gone } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.noPorts });
+      const { body: halted } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.demo });
+      await alone.api.docker.getContainer(gone.container_id as string).remove({ force: true });
+      await alone.api.docker.getContainer(halted.container_id as string).stop({ t: 0 });
 
-    const stored = (await h.http.get('/v1/containers').auth(...h.auth)).body as { container_id: string; status: string }[];
-    expect(stored.map((c) => c.container_id)).toContain(gone.container_id);
+      const stored = (await alone.http.get('/v1/containers').auth(...alone.auth)).body as { container_id: string; status: string }[];
+      expect(stored.map((c) => c.container_id)).toContain(gone.container_id);
 
-    const audited = await h.http.get('/v1/containers?audit=TRUE').auth(...h.auth);
-    expect(audited.status).toBe(200);
-    const byId = new Map((audited.body as { container_id: string }[]).map((c) => [c.container_id, c]));
-    expect(byId.has(gone.container_id as string)).toBe(false);
-    expect(byId.get(halted.container_id as string)).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '' });
-    expect((await get(gone.container_id as string)).status).toBe(404);
+      const audited = await alone.http.get('/v1/containers?audit=TRUE').auth(...alone.auth);
+      expect(audited.status).toBe(200);
+      const byId = new Map((audited.body as { container_id: string }[]).map((c) => [c.container_id, c]));
+      expect(byId.has(gone.container_id as string)).toBe(false);
+      expect(byId.get(halted.container_id as string)).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '' });
+      expect((await alone.http.get(`/v1/containers/${gone.container_id as string}`).auth(...alone.auth)).status).toBe(404);
+    } finally {
+      await alone.close();
+    }
   });
 
   it('refuses an audit value that is not a boolean', async () => {

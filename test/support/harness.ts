@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Worker } from 'bullmq';
 import supertest from 'supertest';
 import { buildApp } from '../../src/api/app.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { loadConfig } from '../../src/config/env.js';
 import { buildDeps, type Deps } from '../../src/lifecycle/deps.js';
 import { createLogger } from '../../src/lifecycle/logger.js';
-import { startWorkers } from '../../src/worker/workers.js';
+import { runWorker, type RunningWorker } from '../../src/worker/runner.js';
 
 export const PASSWORD = 'test-password';
 
@@ -30,10 +29,10 @@ export interface Harness {
 
 /**
  * Runs the real API (listening on 0.0.0.0 and an ephemeral port, so containers can check in through the
- * bridge) and the real BullMQ workers in this process, on real Redis and Docker. Isolated by a fresh
+ * bridge) and the real worker (BullMQ workers and the Docker event follower) in this process, on real Redis and Docker. Isolated by a fresh
  * SD_INSTANCE: its own Docker label, Redis prefix and queues, all removed by close().
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<Harness> {
   const instance = `test-${randomBytes(4).toString('hex')}`;
   const config = loadConfig({
     SD_PASSWORD: PASSWORD,
@@ -56,13 +55,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     checkinUrl: `http://${gateway}:${port}/v1/check-in`,
   });
   server.on('request', buildApp(api));
-  const workers: Worker[] = startWorkers({
-    redis: worker.redis,
-    instance,
-    concurrency: config.workerConcurrency,
-    service: worker.service,
-    logger,
-  });
+  // Without a worker (options.worker false) nothing follows Docker, so the API's own audit can be observed.
+  const running: RunningWorker | undefined = options.worker === false ? undefined : await runWorker(worker);
+  await running?.ready;
 
   return {
     http: supertest(server),
@@ -72,7 +67,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     instance,
     port,
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
+      await running?.close();
       await removeContainers(worker, instance);
       await deleteKeys(worker, `spin-docker:${instance}:*`);
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -64,6 +64,7 @@ function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
     running,
     ports: running ? portsFromInspect(info.NetworkSettings.Ports) : {},
     ip: running ? firstAddress(info.NetworkSettings.Networks, (info.NetworkSettings as { IPAddress?: string }).IPAddress) : '',
+    createdAt: Date.parse(info.Created),
   };
 }
 
@@ -75,6 +76,30 @@ function fromListing(info: ContainerInfo): RuntimeContainer {
     running,
     ports: running ? portsFromListing(info.Ports) : {},
     ip: running ? firstAddress(info.NetworkSettings?.Networks) : '',
+    createdAt: info.Created * 1000,
+  };
+}
+
+/** The engine's events that change a container's state as we record it. */
+const WATCHED_EVENTS = ['start', 'die', 'destroy'];
+
+/** Splits Docker's newline-delimited JSON event stream and hands on the id of every container event. */
+export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) => void {
+  let buffered = '';
+  return (chunk) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        const event = JSON.parse(line) as { Type?: string; id?: string; Actor?: { ID?: string } };
+        const id = event.Actor?.ID ?? event.id;
+        if ((event.Type === undefined || event.Type === 'container') && typeof id === 'string') onId(id);
+      } catch {
+        // A line we cannot read names no container; the reconciliation after any gap covers it.
+      }
+    }
   };
 }
 
@@ -171,6 +196,41 @@ export class DockerRuntime implements ContainerRuntime {
     return containers.map(fromListing);
   }
 
+  async inspect(id: string): Promise<RuntimeContainer | null> {
+    try {
+      return fromInspect(await this.docker.getContainer(id).inspect());
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw translateDockerError(error, 'inspect the container');
+    }
+  }
+
+  async watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
+    const stream = (await this.call('follow events', () =>
+      this.docker.getEvents({
+        filters: { type: ['container'], label: [`${INSTANCE_LABEL}=${this.instance}`], event: WATCHED_EVENTS },
+        abortSignal: signal,
+      } as Parameters<Docker['getEvents']>[0]),
+    )) as NodeJS.ReadableStream & { destroy?: () => void };
+    const closed = new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = () => {
+        stream.destroy?.();
+        done();
+      };
+      stream.on('data', eventIds(onChange));
+      stream.once('end', done);
+      stream.once('close', done);
+      stream.once('error', done);
+      signal.addEventListener('abort', abort, { once: true });
+      if (signal.aborted) abort();
+    });
+    return { closed };
+  }
+
   /** The gateway of Docker's default bridge, where containers reach this host; undefined if unknown. */
   async bridgeGateway(): Promise<string | undefined> {
     try {
@@ -180,15 +240,6 @@ export class DockerRuntime implements ContainerRuntime {
       return ipv4?.Gateway ?? (ipv4?.Subnet === undefined ? undefined : firstHost(ipv4.Subnet));
     } catch {
       return undefined;
-    }
-  }
-
-  private async inspect(id: string): Promise<RuntimeContainer | null> {
-    try {
-      return fromInspect(await this.docker.getContainer(id).inspect());
-    } catch (error) {
-      if (dockerStatus(error) === 404) return null;
-      throw translateDockerError(error, 'inspect the container');
     }
   }
 

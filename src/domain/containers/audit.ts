@@ -1,30 +1,52 @@
 import type { ContainerRecord, PortMap, RuntimeContainer } from './record.js';
 
-/** One correction that brings a record in line with what Docker says. */
+/** One correction that brings the records in line with what Docker says. */
 export type AuditAction =
   | { readonly kind: 'forget'; readonly record: ContainerRecord }
   | { readonly kind: 'mark_stopped'; readonly record: ContainerRecord }
   | { readonly kind: 'mark_running'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
-  | { readonly kind: 'refresh'; readonly record: ContainerRecord; readonly actual: RuntimeContainer };
+  | { readonly kind: 'refresh'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
+  | { readonly kind: 'remove_orphan'; readonly actual: RuntimeContainer };
+
+export interface AuditOptions {
+  /**
+   * Epoch ms: a labelled container created before it that has no record is an orphan (left by a crash between
+   * Docker's create and the record's insert) and is removed. Unset: orphans are not looked for (a partial
+   * audit, or one whose record list might be older than a create in progress).
+   */
+  readonly orphansCreatedBefore?: number;
+}
 
 /**
- * Compares every record with Docker's view (Docker is the truth) and lists what to correct.
- * Records in `stopping` or `deleting` are left to their jobs unless the container has vanished.
+ * Compares records with Docker's view (Docker is the truth) and lists what to correct.
+ * A `stopping` record whose container no longer runs is stopped; `deleting` records are left to their jobs
+ * unless the container has vanished.
  * `actual` must have been read after `records`, so that a record is never younger than the listing.
  */
-export function planAudit(records: readonly ContainerRecord[], actual: readonly RuntimeContainer[]): AuditAction[] {
+export function planAudit(
+  records: readonly ContainerRecord[],
+  actual: readonly RuntimeContainer[],
+  options: AuditOptions = {},
+): AuditAction[] {
   const byId = new Map(actual.map((c) => [c.id, c]));
   const actions: AuditAction[] = [];
   for (const record of records) {
     const container = byId.get(record.id);
     if (container === undefined) {
       actions.push({ kind: 'forget', record });
-    } else if (record.status === 'running' && !container.running) {
+    } else if ((record.status === 'running' || record.status === 'stopping') && !container.running) {
       actions.push({ kind: 'mark_stopped', record });
     } else if (record.status === 'stopped' && container.running) {
       actions.push({ kind: 'mark_running', record, actual: container });
     } else if (record.status === 'running' && (record.ip !== container.ip || !samePorts(record.ports, container.ports))) {
       actions.push({ kind: 'refresh', record, actual: container });
+    }
+  }
+  const { orphansCreatedBefore } = options;
+  if (orphansCreatedBefore !== undefined) {
+    const known = new Set(records.map((r) => r.id));
+    for (const container of actual) {
+      if (!known.has(container.id) && container.createdAt < orphansCreatedBefore) actions.push({ kind: 'remove_orphan', actual: container });
     }
   }
   return actions;

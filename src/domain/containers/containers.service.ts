@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
-import { planAudit } from './audit.js';
+import { planAudit, type AuditAction } from './audit.js';
 import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
 import { planStatusChange } from './record.js';
 
@@ -16,6 +16,8 @@ export interface ContainerSettings {
   readonly stopTimeout: number;
   /** Handed to every container as SD_CHECKIN_URL, when known. */
   readonly checkinUrl: string | undefined;
+  /** Seconds a labelled container may exist without a record (a create in progress) before it is an orphan. */
+  readonly orphanGrace: number;
 }
 
 /** The little the domain logs: things that went wrong but were handled. */
@@ -214,34 +216,55 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     return result.outcome === 'applied' ? 'rescheduled' : 'stale';
   }
 
-  /** Re-reads every record from Docker and corrects the records; returns the corrected list. */
+  /** Applies one audit correction; each is a compare-and-set, so a record changed meanwhile is left alone. */
+  async function correct(action: AuditAction): Promise<void> {
+    if (action.kind === 'remove_orphan') {
+      await runtime.remove(action.actual.id);
+      logger.info({ containerId: action.actual.id }, 'orphaned container (no record) removed');
+      return;
+    }
+    const { record } = action;
+    const guard = { from: [record.status], run: record.run };
+    switch (action.kind) {
+      case 'forget':
+        await store.remove(record.id);
+        await cancelPendingCheck(record);
+        logger.info({ containerId: record.id, status: record.status }, 'container vanished from Docker; record forgotten');
+        break;
+      case 'mark_stopped':
+        if ((await store.transition(record.id, guard, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null })).outcome === 'applied') {
+          await cancelPendingCheck(record);
+        }
+        break;
+      case 'mark_running': {
+        const result = await store.transition(record.id, guard, startedRun(record, action.actual, clock.now()));
+        if (result.outcome === 'applied') await schedulePendingCheck(result.record);
+        break;
+      }
+      case 'refresh':
+        await store.transition(record.id, guard, { ports: action.actual.ports, ip: action.actual.ip });
+        break;
+    }
+  }
+
+  /**
+   * Re-reads every managed container from Docker (one listing), corrects the records and removes orphans
+   * older than the grace period; returns the corrected list.
+   */
   async function audit(): Promise<ContainerRecord[]> {
     const records = await store.list();
     const actual = await runtime.listManaged();
-    for (const action of planAudit(records, actual)) {
-      const { record } = action;
-      const guard = { from: [record.status], run: record.run };
-      switch (action.kind) {
-        case 'forget':
-          await store.remove(record.id);
-          await cancelPendingCheck(record);
-          break;
-        case 'mark_stopped':
-          if ((await store.transition(record.id, guard, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null })).outcome === 'applied') {
-            await cancelPendingCheck(record);
-          }
-          break;
-        case 'mark_running': {
-          const result = await store.transition(record.id, guard, startedRun(record, action.actual, clock.now()));
-          if (result.outcome === 'applied') await schedulePendingCheck(result.record);
-          break;
-        }
-        case 'refresh':
-          await store.transition(record.id, guard, { ports: action.actual.ports, ip: action.actual.ip });
-          break;
-      }
-    }
-    return store.list();
+    const actions = planAudit(records, actual, { orphansCreatedBefore: clock.now() - settings.orphanGrace * 1000 });
+    for (const action of actions) await correct(action);
+    return actions.length === 0 ? records : store.list();
+  }
+
+  /** Brings one record in line with Docker (after an engine event). A container without a record is left to audit(). */
+  async function reconcile(id: string): Promise<void> {
+    const record = await store.get(id);
+    if (record === null) return;
+    const actual = await runtime.inspect(id);
+    for (const action of planAudit([record], actual === null ? [] : [actual])) await correct(action);
   }
 
   /**
@@ -300,6 +323,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     completeDelete,
     runCheck,
     audit,
+    reconcile,
     resumePending,
   };
 }

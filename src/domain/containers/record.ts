@@ -40,6 +40,8 @@ export interface RuntimeContainer {
   readonly running: boolean;
   readonly ports: PortMap;
   readonly ip: string;
+  /** Epoch ms of the container's creation, as Docker recorded it. */
+  readonly createdAt: number;
 }
 
 /** Host port of container port 22/tcp, or '' when not published. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstHost, portsFromInspect, portsFromListing } from '../../../src/adapters/docker/docker.runtime.js';
+import { eventIds, firstHost, portsFromInspect, portsFromListing } from '../../../src/adapters/docker/docker.runtime.js';
 import { translateDockerError } from '../../../src/adapters/docker/errors.js';
 
 describe('translateDockerError', () => {
@@ -55,5 +55,22 @@ describe('firstHost', () => {
     expect(firstHost('172.17.0.0/16')).toBe('172.17.0.1');
     expect(firstHost('192.168.5.0/24')).toBe('192.168.5.1');
     expect(firstHost('fd00::/64')).toBeUndefined();
+  });
+});
+
+describe('eventIds', () => {
+  it('hands on container ids from newline-delimited JSON split anywhere, skipping other types and junk', () => {
+    const ids: string[] = [];
+    const feed = eventIds((id) => ids.push(id));
+    const lines = [
+      JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: 'aaa' } }),
+      JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'net' } }),
+      'not json',
+      JSON.stringify({ status: 'start', id: 'bbb' }),
+    ].join('\n') + '\n';
+    feed(lines.slice(0, 17));
+    feed(Buffer.from(lines.slice(17, 60)));
+    feed(lines.slice(60));
+    expect(ids).toEqual(['aaa', 'bbb']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planAudit } from '../../../src/domain/containers/audit.js';
+import { planAudit, type AuditAction } from '../../../src/domain/containers/audit.js';
 import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../../src/domain/containers/record.js';
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
@@ -7,18 +7,23 @@ const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRec
   checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
-  id, name: `/${id}`, running, ports: {}, ip: '', ...extra,
+  id, name: `/${id}`, running, ports: {}, ip: '', createdAt: 0, ...extra,
 });
+const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'remove_orphan' ? a.actual.id : a.record.id]);
 
 describe('planAudit', () => {
   it('forgets every record whose container is gone, not just the first', () => {
-    const actions = planAudit([record('a', 'running'), record('b', 'stopped'), record('c', 'stopping')], []);
-    expect(actions.map((a) => [a.kind, a.record.id])).toEqual([['forget', 'a'], ['forget', 'b'], ['forget', 'c']]);
+    const actions = planAudit([record('a', 'running'), record('b', 'stopped'), record('c', 'stopping'), record('d', 'deleting')], []);
+    expect(summary(actions)).toEqual([['forget', 'a'], ['forget', 'b'], ['forget', 'c'], ['forget', 'd']]);
   });
 
   it('follows stops and starts made behind the server\'s back', () => {
     const actions = planAudit([record('a', 'running'), record('b', 'stopped')], [actual('a', false), actual('b', true)]);
-    expect(actions.map((a) => [a.kind, a.record.id])).toEqual([['mark_stopped', 'a'], ['mark_running', 'b']]);
+    expect(summary(actions)).toEqual([['mark_stopped', 'a'], ['mark_running', 'b']]);
+  });
+
+  it('finishes a stop whose container no longer runs (its job may have died with a worker)', () => {
+    expect(summary(planAudit([record('a', 'stopping')], [actual('a', false)]))).toEqual([['mark_stopped', 'a']]);
   });
 
   it('refreshes changed ports and leaves matching and in-flight records alone', () => {
@@ -28,14 +33,23 @@ describe('planAudit', () => {
         record('b', 'running', { ports: { '80/tcp': '2' }, ip: '172.17.0.3' }),
         record('c', 'stopping'),
         record('d', 'deleting'),
+        record('e', 'deleting'),
       ],
       [
         actual('a', true, { ports: { '80/tcp': '1' }, ip: '172.17.0.2' }),
         actual('b', true, { ports: { '80/tcp': '9' }, ip: '172.17.0.3' }),
         actual('c', true),
         actual('d', false),
+        actual('e', true),
       ],
     );
-    expect(actions.map((a) => [a.kind, a.record.id])).toEqual([['refresh', 'b']]);
+    expect(summary(actions)).toEqual([['refresh', 'b']]);
+  });
+
+  it('removes containers without a record only when asked and only once they are older than the grace period', () => {
+    const containers = [actual('old', true, { createdAt: 1_000 }), actual('young', true, { createdAt: 5_000 }), actual('known', true, { createdAt: 0 })];
+    const records = [record('known', 'running')];
+    expect(summary(planAudit(records, containers))).toEqual([]);
+    expect(summary(planAudit(records, containers, { orphansCreatedBefore: 2_000 }))).toEqual([['remove_orphan', 'old']]);
   });
 });
