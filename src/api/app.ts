@@ -3,6 +3,7 @@ import type { Config } from '../config/env.js';
 import type { ContainerService } from '../domain/containers/containers.service.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
+import { LoginThrottle } from './middleware/login-throttle.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
@@ -10,7 +11,7 @@ import { containersRoutes } from './routes/containers.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies'>;
+  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'loginMaxFailures' | 'loginLockout'>;
   readonly logger: Logger;
   readonly service: ContainerService;
 }
@@ -33,7 +34,8 @@ export function buildApp({ config, logger, service }: AppDeps): Express {
   app.use(express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
 
   app.use('/v1/check-in', checkinRoutes(service));
-  app.use('/v1', basicAuth(config.password));
+  const throttle = new LoginThrottle({ maxFailures: config.loginMaxFailures, lockoutMs: config.loginLockout * 1000 });
+  app.use('/v1', basicAuth(config.password, throttle));
   app.use('/v1/images', imagesRoutes(service));
   app.use('/v1/containers', containersRoutes(service));
 

@@ -42,19 +42,27 @@ function fromBodyParser(error: unknown): HttpError | undefined {
   }
 }
 
+/** The router's own 400: a path parameter that is not valid percent-encoding (`/v1/containers/%zz`). */
+function fromRouter(error: unknown): HttpError | undefined {
+  return error instanceof URIError && (error as { status?: number }).status === 400
+    ? new HttpError(400, 'invalid_path', 'The request path is not valid percent-encoding')
+    : undefined;
+}
+
 export function errorHandler(logger: Logger, options: { exposeDetails: boolean }): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const log = (req as { log?: Logger }).log ?? logger;
     let status = 500;
     let body: ErrorBody = { message: 'Internal server error', code: 'internal' };
-    const parserError = fromBodyParser(error);
+    const parserError = fromBodyParser(error) ?? fromRouter(error);
     if (error instanceof HttpError || parserError) {
       const e = (parserError ?? error) as HttpError;
       status = e.status;
       body = { message: e.message, code: e.code };
     } else if (error instanceof ZodError) {
       status = 400;
-      body = { message: error.issues[0]?.message ?? 'Invalid request', code: 'invalid_request' };
+      const issue = error.issues[0];
+      body = { message: issue?.message ?? 'Invalid request', code: issue?.code === 'unrecognized_keys' ? 'option_not_allowed' : 'invalid_request' };
     } else if (isDomainError(error)) {
       status = STATUS[error.kind];
       const hide = error.kind === 'internal' && !options.exposeDetails;

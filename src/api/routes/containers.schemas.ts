@@ -10,13 +10,23 @@ const IMAGE_REFERENCE =
 
 const blank = 'Image cannot be blank';
 
-export const createContainerSchema = z.object({
+/**
+ * A create takes an image and nothing else: no client can ask for privileged mode, capabilities, devices,
+ * host mounts, host networking or any other HostConfig. Any other field is refused rather than ignored, so
+ * that nobody believes they got an option they did not.
+ */
+export const createContainerSchema = z.strictObject({
   image: z
     .string({ error: (issue) => (issue.input === undefined ? blank : 'Image must be a single string') })
     .trim()
     .min(1, blank)
     .max(255, 'Image reference is too long')
     .regex(IMAGE_REFERENCE, 'Image is not a valid image reference'),
+}, {
+  error: (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? `Only an image can be given; options such as ${issue.keys.slice(0, 3).map((key) => key.slice(0, 40)).join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
+      : undefined,
 });
 
 export const patchContainerSchema = z.object({

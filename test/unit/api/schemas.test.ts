@@ -19,6 +19,15 @@ describe('image references', () => {
     expect(createContainerSchema.safeParse({}).error?.issues[0]?.message).toBe('Image cannot be blank');
     expect(createContainerSchema.safeParse({ image: '  ' }).error?.issues[0]?.message).toBe('Image cannot be blank');
   });
+
+  it.each([{ privileged: 'true' }, { HostConfig: { Binds: ['/:/host'] } }, { network_mode: 'host' }, { volumes: '/etc:/etc' }])(
+    'refuses any field besides the image, naming it: %j',
+    (extra) => {
+      const issue = createContainerSchema.safeParse({ image: 'demo', ...extra }).error?.issues[0];
+      expect(issue?.code).toBe('unrecognized_keys');
+      expect(issue?.message).toContain(Object.keys(extra)[0]);
+    },
+  );
 });
 
 describe('check-in values', () => {
