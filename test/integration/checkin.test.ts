@@ -23,9 +23,9 @@ async function addressOf(harness: Harness, id: string): Promise<string> {
 }
 
 /** Runs busybox wget inside the container: a check-in sent over the bridge, as the images send it. */
-async function checkInFromInside(harness: Harness, id: string, body: string): Promise<string> {
+async function checkInFromInside(harness: Harness, id: string, body: string, header = ''): Promise<string> {
   const exec = await harness.api.docker.getContainer(id).exec({
-    Cmd: ['sh', '-c', `wget -q -O - --post-data '${body}' "$SD_CHECKIN_URL" 2>&1; echo " exit=$?"`],
+    Cmd: ['sh', '-c', `wget -q -O - ${header === '' ? '' : `--header '${header}'`} --post-data '${body}' "$SD_CHECKIN_URL" 2>&1; echo " exit=$?"`],
     AttachStdout: true,
     AttachStderr: true,
   });
@@ -143,6 +143,15 @@ describe('POST /v1/check-in', () => {
     const res = await untrusting.http.post('/v1/check-in').set('X-Forwarded-For', ip).set('X-Real-IP', ip).type('form').send({ active: '3' });
     expect(res.status).toBe(404);
     expect((await untrusting.http.get(`/v1/containers/${id}`).auth(...untrusting.auth)).body.active).toBe('0');
+  });
+
+  it('credits the sending container, never the one a forged X-Forwarded-For names, when the peer is not a proxy', async () => {
+    const { container_id: sender } = await createIn(h, TEST_IMAGES.noPorts);
+    const { container_id: victim } = await createIn(h, TEST_IMAGES.noPorts);
+    const output = await checkInFromInside(h, sender, 'active=6', `X-Forwarded-For: ${await addressOf(h, victim)}`);
+    expect(output).toContain('exit=0');
+    expect(await activeOf(h, sender)).toBe('6');
+    expect(await activeOf(h, victim)).toBe('0');
   });
 
   it('needs no credentials', async () => {

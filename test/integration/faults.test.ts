@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+import { TEST_IMAGES } from '../support/images.js';
+import { firstBytes } from '../support/net.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function create(harness: Harness, image: string = TEST_IMAGES.demo): Promise<string> {
+  const res = await harness.http.post('/v1/containers').auth(...harness.auth).send({ image });
+  expect(res.status).toBe(201);
+  return res.body.container_id as string;
+}
+
+const objectOf = async (harness: Harness, id: string) => {
+  const res = await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth);
+  return res.status === 404 ? null : (res.body as { status: string; app_port: string; ssh_port: string });
+};
+
+/** Every managed container in Docker and every record, side by side, once no job is in flight. */
+async function bothSides(harness: Harness) {
+  const [records, containers] = [await harness.worker.store.list(), await harness.worker.runtime.listManaged()];
+  return {
+    records: records.map((r) => `${r.id} ${r.status}`).sort(),
+    containers: containers.map((c) => `${c.id} ${c.running ? 'running' : 'stopped'}`).sort(),
+  };
+}
+
+describe('Docker stays the truth: changes made behind the API\'s back', () => {
+  it('follows docker stop, start, kill and rm -f within seconds, without any audit request', async () => {
+    const id = await create(h);
+    const container = h.api.docker.getContainer(id);
+
+    await container.stop({ t: 1 });
+    await expect.poll(async () => (await objectOf(h, id))?.status, { timeout: 10_000, interval: 100 }).toBe('stopped');
+    expect((await objectOf(h, id))?.app_port).toBe('');
+
+    await container.start();
+    await expect.poll(async () => (await objectOf(h, id))?.app_port, { timeout: 10_000, interval: 100 }).not.toBe('');
+    const started = await objectOf(h, id);
+    expect(started?.status).toBe('running');
+    expect(await firstBytes(started?.ssh_port ?? '')).toMatch(/^SSH-2\.0-/);
+
+    await container.kill();
+    await expect.poll(async () => (await objectOf(h, id))?.status, { timeout: 10_000, interval: 100 }).toBe('stopped');
+
+    await container.remove({ force: true });
+    await expect.poll(() => objectOf(h, id), { timeout: 10_000, interval: 100 }).toBeNull();
+  });
+
+  it('removes a labelled container that has no record once it is older than the grace period (a crashed create)', async () => {
+    const short = await startHarness({ SD_ORPHAN_GRACE: '1', SD_RECONCILE_INTERVAL: '1' });
+    try {
+      const kept = await create(short, TEST_IMAGES.noPorts);
+      const orphan = await short.api.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': short.instance } });
+      await orphan.start();
+      await expect(orphan.inspect()).resolves.toBeDefined();
+      await expect.poll(async () => (await orphan.inspect().catch(() => null)) === null, { timeout: 15_000, interval: 250 }).toBe(true);
+      expect((await objectOf(short, kept))?.status).toBe('running');
+      expect((await short.api.docker.getContainer(kept).inspect()).State.Running).toBe(true);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('a storm of concurrent creates, stops, starts and deletes', () => {
+  it('ends with exactly one record per managed container and matching states', async () => {
+    const storm = await startHarness({ SD_STOP_TIMEOUT: '1' });
+    try {
+      const patch = (id: string, status: string) => storm.http.patch(`/v1/containers/${id}`).auth(...storm.auth).send({ status }).then((r) => r.status);
+      const remove = (id: string) => storm.http.delete(`/v1/containers/${id}`).auth(...storm.auth).then((r) => r.status);
+      // A fixed pattern, so that a failure can be replayed: each container gets a different mix of requests.
+      const mixes = [
+        (id: string) => [patch(id, 'stopped'), patch(id, 'running')],
+        (id: string) => [remove(id), patch(id, 'stopped')],
+        (id: string) => [patch(id, 'stopped'), remove(id), patch(id, 'running')],
+        (id: string) => [patch(id, 'running'), patch(id, 'stopped'), patch(id, 'stopped')],
+        (id: string) => [remove(id), remove(id)],
+        () => [],
+      ];
+      const statuses: number[] = [];
+      const creates = Array.from({ length: 50 }, async (_, i) => {
+        const res = await storm.http.post('/v1/containers').auth(...storm.auth).send({ image: TEST_IMAGES.noPorts });
+        statuses.push(res.status);
+        const mix = mixes[i % mixes.length];
+        if (res.status === 201 && mix !== undefined) statuses.push(...(await Promise.all(mix(res.body.container_id as string))));
+      });
+      await Promise.all(creates);
+
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(50);
+      // The only refusals: a change while deleting or stopping (409), or after the delete finished (404).
+      expect(statuses.filter((s) => s >= 400 && s !== 409 && s !== 404)).toEqual([]);
+
+      await expect
+        .poll(async () => (await storm.worker.store.list()).filter((r) => r.status === 'stopping' || r.status === 'deleting').length, { timeout: 60_000, interval: 250 })
+        .toBe(0);
+      const { records, containers } = await bothSides(storm);
+      expect(records).toEqual(containers);
+      // Every container whose mix holds a DELETE is gone, every other one is still there.
+      const deleted = Array.from({ length: 50 }, (_, i) => i % mixes.length).filter((m) => [1, 2, 4].includes(m)).length;
+      expect(records).toHaveLength(50 - deleted);
+    } finally {
+      await storm.close();
+    }
+  });
+});
+
+describe('what a caller may ask for', () => {
+  it('refuses privileged mode, host mounts, host networking or any other option, and creates nothing', async () => {
+    const before = await h.worker.runtime.listManaged();
+    for (const extra of [{ privileged: 'true' }, { binds: '/:/host' }, { network_mode: 'host' }, { HostConfig: { Privileged: true } }]) {
+      const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts, ...extra });
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('option_not_allowed');
+      expect(res.body.message).toContain(Object.keys(extra)[0]);
+    }
+    const viaQuery = await h.http.post('/v1/containers?privileged=1').auth(...h.auth).type('form').send({ image: TEST_IMAGES.noPorts });
+    expect(viaQuery.status).toBe(400);
+    expect((await h.worker.runtime.listManaged()).length).toBe(before.length);
+  });
+
+  it('runs every container unprivileged, on the default bridge, without host mounts', async () => {
+    const info = await h.api.docker.getContainer(await create(h, TEST_IMAGES.noPorts)).inspect();
+    expect(info.HostConfig).toMatchObject({ Privileged: false, NetworkMode: 'default', PidMode: '', IpcMode: expect.not.stringMatching(/^host$/) });
+    expect(info.HostConfig.Binds ?? []).toEqual([]);
+    expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+    expect(info.HostConfig.Devices ?? []).toEqual([]);
+    expect(info.Mounts).toEqual([]);
+  });
+});
+
+describe('failed logins', () => {
+  it('are slowed, then refused with 429 for that address only, even with the right password', async () => {
+    const guarded = await startHarness({ SD_LOGIN_MAX_FAILURES: '5', SD_LOGIN_LOCKOUT: '60' });
+    try {
+      // Two clients behind the trusted proxy (loopback), told apart by X-Forwarded-For, as nginx forwards them.
+      const as = (address: string, password: string) => guarded.http.get('/v1/images').set('X-Forwarded-For', address).auth('admin', password);
+      const times: number[] = [];
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const started = Date.now();
+        statuses.push((await as('198.51.100.7', `guess-${i}`)).status);
+        times.push(Date.now() - started);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 429]);
+      // The 4th failure is held back (250 ms by default); the first ones are not.
+      expect(times[3]).toBeGreaterThanOrEqual(240);
+
+      const refused = await as('198.51.100.7', guarded.auth[1]);
+      expect(refused.status).toBe(429);
+      expect(refused.body.code).toBe('too_many_failed_logins');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+
+      expect((await as('198.51.100.8', guarded.auth[1])).status).toBe(200);
+      expect((await guarded.http.get('/v1/images').auth(...guarded.auth)).status).toBe(200);
+      // A request without credentials is the normal first step of a client, not a failed login.
+      for (let i = 0; i < 6; i += 1) expect((await guarded.http.get('/v1/images').set('X-Forwarded-For', '198.51.100.9')).status).toBe(401);
+      expect((await as('198.51.100.9', guarded.auth[1])).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});

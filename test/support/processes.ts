@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi, expect } from 'vitest';
+import { freePort } from './net.js';
+
+/** A real process of ours (dist/api/main.js or dist/worker/main.js), its output kept for waiting on. */
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Waits until the output contains `text` (after `from`, an earlier length of the output). */
+  waitFor(text: string, from?: number, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code once the process has ended. */
+  exited(): Promise<number | null>;
+}
+
+export function startProcess(script: 'api' | 'worker', env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, [`dist/${script}/main.js`], {
+    env: { PATH: process.env.PATH, SD_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    async waitFor(text, from = 0, timeoutMs = 30_000) {
+      await vi.waitFor(() => expect(output.slice(from)).toContain(text), { timeout: timeoutMs, interval: 50 });
+    },
+    exited: () => exit,
+  };
+}
+
+/** Stops a process for good (SIGKILL) if it still runs. */
+export async function kill(proc: ServerProcess | undefined): Promise<void> {
+  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGKILL');
+  await proc.exited();
+}
+
+/** A redis-server of the test's own, append-only, that can be stopped and started again on the same data. */
+export class PrivateRedis {
+  private child: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'sd-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort());
+    await redis.up();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', ''], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    this.child = child;
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    await vi.waitFor(() => expect(output).toMatch(/Ready to accept connections/), { timeout: 10_000, interval: 50 });
+  }
+
+  /** SIGTERM: Redis writes what it has and exits, as at a restart. */
+  async down(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A unix-socket proxy in front of the Docker engine. `down()` makes the engine unreachable for whoever uses
+ * the proxy, as a stopped dockerd would (the socket disappears, open connections break), without touching the
+ * engine every other test shares; `up()` brings it back.
+ */
+export class DockerProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sd-docker-'));
+  readonly path = join(this.dir, 'docker.sock');
+
+  constructor(private readonly target = '/var/run/docker.sock') {}
+
+  get dockerHost(): string {
+    return `unix://${this.path}`;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const engine = connect(this.target);
+      for (const socket of [client, engine]) {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(engine).pipe(client);
+      client.once('close', () => engine.destroy());
+      engine.once('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.path, resolve));
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  async destroy(): Promise<void> {
+    await this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
