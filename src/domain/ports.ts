@@ -62,6 +62,10 @@ export interface ContainerStore {
   get(id: string): Promise<ContainerRecord | null>;
   /** Every record, oldest first, in one round trip. */
   list(): Promise<ContainerRecord[]>;
+  /** The same, with the version they are at, read atomically. */
+  listAt(): Promise<VersionedRecords>;
+  /** A number that grows with every write to any record (insert, transition, removal, check-in). */
+  version(): Promise<number>;
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult>;
   /** Deletes a record and its address entry; true when it existed. */
   remove(id: string): Promise<boolean>;
@@ -71,6 +75,11 @@ export interface ContainerStore {
    * 'refused': unknown token, or another container's. 'unknown': no running container to credit.
    */
   checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'>;
+}
+
+export interface VersionedRecords {
+  readonly version: number;
+  readonly records: ContainerRecord[];
 }
 
 /** The slow work handed to the worker (adapters/bullmq). */

@@ -11,6 +11,7 @@ import { CHECK_IN, INSERT, LIST, REMOVE, TRANSITION } from './scripts.js';
  *   ids     sorted set of ids, scored by creation time: the list, without KEYS scans
  *   addr    hash, container address → id: the check-in index
  *   tokens  hash, SHA-256 of a container's check-in token → id
+ *   version counter, incremented by every write to a record
  */
 interface StoreKeys {
   record(id: string): string;
@@ -18,6 +19,7 @@ interface StoreKeys {
   ids: string;
   addresses: string;
   tokens: string;
+  version: string;
 }
 
 const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
@@ -81,22 +83,22 @@ function fromPairs(pairs: string[]): ContainerRecord {
 }
 
 type ScriptRedis = Redis & {
-  sdInsert(record: string, ids: string, addr: string, tokens: string, ...args: string[]): Promise<number>;
-  sdTransition(record: string, addr: string, ...args: string[]): Promise<[string, string[]?]>;
-  sdRemove(record: string, ids: string, addr: string, tokens: string, id: string): Promise<number>;
-  sdList(ids: string, prefix: string): Promise<string[][]>;
-  sdCheckIn(addr: string, tokens: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
+  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, ...args: string[]): Promise<number>;
+  sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?]>;
+  sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, id: string): Promise<number>;
+  sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
+  sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
 };
 
 /** Registers the scripts once per connection (EVALSHA afterwards, falling back to EVAL after a flush). */
 function withScripts(redis: Redis): ScriptRedis {
   const r = redis as ScriptRedis;
   if (typeof r.sdList !== 'function') {
-    redis.defineCommand('sdInsert', { numberOfKeys: 4, lua: INSERT });
-    redis.defineCommand('sdTransition', { numberOfKeys: 2, lua: TRANSITION });
-    redis.defineCommand('sdRemove', { numberOfKeys: 4, lua: REMOVE });
-    redis.defineCommand('sdList', { numberOfKeys: 1, lua: LIST });
-    redis.defineCommand('sdCheckIn', { numberOfKeys: 2, lua: CHECK_IN });
+    redis.defineCommand('sdInsert', { numberOfKeys: 5, lua: INSERT });
+    redis.defineCommand('sdTransition', { numberOfKeys: 3, lua: TRANSITION });
+    redis.defineCommand('sdRemove', { numberOfKeys: 5, lua: REMOVE });
+    redis.defineCommand('sdList', { numberOfKeys: 2, lua: LIST });
+    redis.defineCommand('sdCheckIn', { numberOfKeys: 3, lua: CHECK_IN });
   }
   return r;
 }
@@ -108,6 +110,7 @@ export function storeKeys(prefix: string): StoreKeys {
     ids: `${prefix}ids`,
     addresses: `${prefix}addr`,
     tokens: `${prefix}tokens`,
+    version: `${prefix}version`,
   };
 }
 
@@ -132,7 +135,7 @@ export class RedisContainerStore implements ContainerStore {
     ];
     const { keys } = this;
     return redisCall(async () => {
-      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, keys.tokens, record.id, String(record.createdAt), record.ip, record.tokenHash, ...fields);
+      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, record.id, String(record.createdAt), record.ip, record.tokenHash, ...fields);
     });
   }
 
@@ -143,18 +146,26 @@ export class RedisContainerStore implements ContainerStore {
     });
   }
 
-  list(): Promise<ContainerRecord[]> {
+  async list(): Promise<ContainerRecord[]> {
+    return (await this.listAt()).records;
+  }
+
+  listAt(): Promise<{ version: number; records: ContainerRecord[] }> {
     return redisCall(async () => {
-      const rows = await this.redis.sdList(this.keys.ids, this.keys.recordPrefix);
-      return rows.filter((pairs) => pairs.length > 0).map(fromPairs);
+      const [version, ...rows] = await this.redis.sdList(this.keys.ids, this.keys.version, this.keys.recordPrefix);
+      return { version: Number(version), records: rows.filter((pairs) => pairs.length > 0).map(fromPairs) };
     });
+  }
+
+  version(): Promise<number> {
+    return redisCall(async () => Number((await this.redis.get(this.keys.version)) ?? 0));
   }
 
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult> {
     const from = (guard.from ?? []).join(',');
     const run = guard.run === undefined ? '' : String(guard.run);
     return redisCall(async () => {
-      const [outcome, pairs] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, from, run, ...patchFields(patch));
+      const [outcome, pairs] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, this.keys.version, from, run, ...patchFields(patch));
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };
       return { outcome: outcome === 'applied' ? 'applied' : 'refused', record: fromPairs(pairs) };
     });
@@ -162,13 +173,13 @@ export class RedisContainerStore implements ContainerStore {
 
   remove(id: string): Promise<boolean> {
     const { keys } = this;
-    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, id)) === 1);
+    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, id)) === 1);
   }
 
   checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'> {
     const { keys } = this;
     return redisCall(async () => {
-      const result = await this.redis.sdCheckIn(keys.addresses, keys.tokens, ip, keys.recordPrefix, String(active), String(at), tokenHash ?? '');
+      const result = await this.redis.sdCheckIn(keys.addresses, keys.tokens, keys.version, ip, keys.recordPrefix, String(active), String(at), tokenHash ?? '');
       return result === 1 ? 'ok' : result === -1 ? 'refused' : 'unknown';
     });
   }

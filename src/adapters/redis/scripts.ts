@@ -3,16 +3,22 @@
  * another writer (a check-in racing a delete cannot bring half a record back).
  */
 
-/** KEYS: record, ids, addresses, tokens. ARGV: id, created-at score, ip, token hash, then field/value pairs. */
+/**
+ * Every script that changes a record also increments the version key (the last KEY), so that a reader can
+ * tell with one GET whether anything changed since it last listed.
+ */
+
+/** KEYS: record, ids, addresses, tokens, version. ARGV: id, created-at score, ip, token hash, then field/value pairs. */
 export const INSERT = `
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
+redis.call('INCR', KEYS[5])
 return 1`;
 
 /**
- * Compare-and-set. KEYS: record, addresses. ARGV: allowed statuses ("a,b" or "" for any), required run
+ * Compare-and-set. KEYS: record, addresses, version. ARGV: allowed statuses ("a,b" or "" for any), required run
  * ("" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
  * Returns {'missing'} | {'refused', fields} | {'applied', fields}.
  */
@@ -29,30 +35,36 @@ if newIp ~= nil and newIp ~= cur[3] then
   if cur[3] and cur[3] ~= '' and redis.call('HGET', KEYS[2], cur[3]) == cur[4] then redis.call('HDEL', KEYS[2], cur[3]) end
   if newIp ~= '' then redis.call('HSET', KEYS[2], newIp, cur[4]) end
 end
-if #ARGV >= 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if #ARGV >= 4 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  redis.call('INCR', KEYS[3])
+end
 return {'applied', redis.call('HGETALL', KEYS[1])}`;
 
-/** KEYS: record, ids, addresses, tokens. ARGV: id. Returns 1 when the record existed. */
+/** KEYS: record, ids, addresses, tokens, version. ARGV: id. Returns 1 when the record existed. */
 export const REMOVE = `
 local ip = redis.call('HGET', KEYS[1], 'ip')
 if ip and ip ~= '' and redis.call('HGET', KEYS[3], ip) == ARGV[1] then redis.call('HDEL', KEYS[3], ip) end
 local token = redis.call('HGET', KEYS[1], 'token_hash')
 if token and token ~= '' and redis.call('HGET', KEYS[4], token) == ARGV[1] then redis.call('HDEL', KEYS[4], token) end
 redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])`;
+local removed = redis.call('DEL', KEYS[1])
+if removed == 1 then redis.call('INCR', KEYS[5]) end
+return removed`;
 
 /**
- * Every record in one round trip, oldest first. KEYS: ids. ARGV: record key prefix.
- * (Reads keys it is not given, which is fine on a single Redis; this store does not support Cluster.)
+ * Every record in one round trip, oldest first, after the version they are at. KEYS: ids, version.
+ * ARGV: record key prefix. (Reads keys it is not given, which is fine on a single Redis; this store does
+ * not support Cluster.)
  */
 export const LIST = `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {}
-for i, id in ipairs(ids) do out[i] = redis.call('HGETALL', ARGV[1] .. id) end
+local out = {redis.call('GET', KEYS[2]) or '0'}
+for i, id in ipairs(ids) do out[i + 1] = redis.call('HGETALL', ARGV[1] .. id) end
 return out`;
 
 /**
- * KEYS: addresses, tokens. ARGV: ip, record key prefix, active, at, token hash ('' for none).
+ * KEYS: addresses, tokens, version. ARGV: ip, record key prefix, active, at, token hash ('' for none).
  * Returns 1 (stored), 0 (no running container to credit) or -1 (unknown token, or another container's).
  * Writes only into a record that exists and runs: a check-in cannot resurrect a deleted record.
  */
@@ -67,4 +79,5 @@ if not id then return 0 end
 local key = ARGV[2] .. id
 if redis.call('HGET', key, 'status') ~= 'running' then return 0 end
 redis.call('HSET', key, 'active', ARGV[3], 'checkin_at', ARGV[4])
+redis.call('INCR', KEYS[3])
 return 1`;

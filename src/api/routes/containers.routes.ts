@@ -4,10 +4,12 @@ import type { ContainerService } from '../../domain/containers/containers.servic
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields } from '../middleware/validate.js';
 import { presentContainer } from '../presenters/container.presenter.js';
+import { createListCache } from '../presenters/list-cache.js';
 import { CONTAINER_ID, createContainerSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
 
 export function containersRoutes(service: ContainerService): Router {
   const router = Router();
+  const listBody = createListCache(service);
 
   router.param('id', (_req, _res, next, id: string) => {
     if (!CONTAINER_ID.test(id)) throw notFound('container_not_found', `Container ${id} doesn't exist`);
@@ -18,8 +20,11 @@ export function containersRoutes(service: ContainerService): Router {
     .route('/')
     .get(async (req, res) => {
       const { audit } = listContainersSchema.parse({ audit: req.query.audit });
-      const records = await service.list({ audit: audit === 'true' });
-      res.json(records.map(presentContainer));
+      if (audit === 'true') {
+        res.json((await service.list({ audit: true })).map(presentContainer));
+        return;
+      }
+      res.set('Content-Type', 'application/json; charset=utf-8').send(await listBody());
     })
     .post(async (req, res) => {
       const { image } = parseFields(createContainerSchema, req);

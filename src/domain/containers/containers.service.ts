@@ -314,6 +314,9 @@ export function createContainerService({ runtime, store, queue, clock, settings,
   return {
     listImages: () => runtime.listImages(),
     list: (options: { audit: boolean }) => (options.audit ? audit() : store.list()),
+    /** Every record with the version it is at; with `version()`, lets a reader reuse what it built last. */
+    listAt: () => store.listAt(),
+    version: () => store.version(),
     get,
     create,
     changeStatus,
