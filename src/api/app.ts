@@ -22,6 +22,8 @@ const BODY_LIMIT = '64kb';
 export function buildApp({ config, logger, service }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
+  app.disable('etag');
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.set('query parser', 'simple');
 

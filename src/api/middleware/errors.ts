@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { isDomainError, type ErrorKind } from '../../domain/errors.js';
 import type { Logger } from '../../lifecycle/logger.js';
+import { requestLogger } from './request-log.js';
 
 /** The one table from the domain's error kinds to HTTP statuses. */
 const STATUS: Readonly<Record<ErrorKind, number>> = {
@@ -51,7 +52,7 @@ function fromRouter(error: unknown): HttpError | undefined {
 
 export function errorHandler(logger: Logger, options: { exposeDetails: boolean }): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
-    const log = (req as { log?: Logger }).log ?? logger;
+    const log = requestLogger(req, logger);
     let status = 500;
     let body: ErrorBody = { message: 'Internal server error', code: 'internal' };
     const parserError = fromBodyParser(error) ?? fromRouter(error);
