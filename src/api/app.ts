@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Config } from '../config/env.js';
 import type { ContainerService } from '../domain/containers/containers.service.js';
+import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
 import { LoginThrottle } from './middleware/login-throttle.js';
@@ -14,12 +15,13 @@ export interface AppDeps {
   readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'loginMaxFailures' | 'loginLockout'>;
   readonly logger: Logger;
   readonly service: ContainerService;
+  readonly health: () => Promise<HealthReport>;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service }: AppDeps): Express {
+export function buildApp({ config, logger, service, health }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -35,6 +37,11 @@ export function buildApp({ config, logger, service }: AppDeps): Express {
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use(express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
 
+  // For load balancers and container health checks: no credentials, nothing secret.
+  app.get('/healthz', async (_req, res) => {
+    const report = await health();
+    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  });
   app.use('/v1/check-in', checkinRoutes(service));
   const throttle = new LoginThrottle({ maxFailures: config.loginMaxFailures, lockoutMs: config.loginLockout * 1000 });
   app.use('/v1', basicAuth(config.password, throttle));

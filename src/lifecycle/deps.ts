@@ -7,6 +7,7 @@ import { RedisContainerStore } from '../adapters/redis/container.store.js';
 import type { Config } from '../config/env.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
 import type { Clock } from '../domain/ports.js';
+import { createHealthCheck, type HealthReport } from './health.js';
 import type { Logger } from './logger.js';
 
 /** Everything a process needs, built once by its main.ts (or by a test). */
@@ -22,6 +23,8 @@ export interface Deps {
   readonly clock: Clock;
   /** The Redis key prefix of this installation. */
   readonly prefix: string;
+  /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
+  health(): Promise<HealthReport>;
   /** Closes queues and connections; call once, after the process stopped taking work. */
   close(): Promise<void>;
 }
@@ -71,6 +74,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     service,
     clock,
     prefix,
+    health: createHealthCheck(redis, docker, prefix),
     async close() {
       await queue.close().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());

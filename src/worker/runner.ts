@@ -1,4 +1,5 @@
 import type { Deps } from '../lifecycle/deps.js';
+import { startHeartbeat } from '../lifecycle/health.js';
 import { followDocker } from './docker-follower.js';
 import { startWorkers } from './workers.js';
 
@@ -23,6 +24,7 @@ export async function runWorker(deps: Deps): Promise<RunningWorker> {
     logger,
   });
   const follower = followDocker({ runtime: deps.runtime, service, logger });
+  const stopHeartbeat = startHeartbeat(deps.redis, deps.prefix);
 
   const pass = async (everything: boolean) => {
     try {
@@ -40,6 +42,7 @@ export async function runWorker(deps: Deps): Promise<RunningWorker> {
     ready: follower.ready,
     async close() {
       clearInterval(timer);
+      stopHeartbeat();
       // Worker.close() waits for the jobs in hand to finish.
       await Promise.all([...workers.map((w) => w.close()), follower.close()]);
     },

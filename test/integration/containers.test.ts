@@ -241,6 +241,14 @@ describe('GET /v1/containers', () => {
   });
 });
 
+describe('GET /healthz', () => {
+  it('reports Redis, Docker and the worker\'s heartbeat, without credentials', async () => {
+    const res = await h.http.get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
+  });
+});
+
 describe('authentication and routes', () => {
   it('asks for Basic credentials with 401 when they are missing or wrong', async () => {
     for (const req of [h.http.get('/v1/containers'), h.http.get('/v1/images').auth('admin', 'wrong'), h.http.get('/v1/images').auth('root', 'test-password')]) {

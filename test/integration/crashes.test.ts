@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import Docker from 'dockerode';
@@ -88,6 +89,27 @@ afterAll(async () => {
   await proxy?.destroy();
 });
 
+/** `node dist/cli/healthcheck.js <role>` with the processes' settings, as Docker's HEALTHCHECK runs it. */
+function healthcheck(role: 'api' | 'worker'): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/cli/healthcheck.js', role], { env: { PATH: process.env.PATH, ...env() }, stdio: 'ignore' });
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+describe('health checks', () => {
+  it('say healthy for the running API and worker, and unhealthy for a worker that is gone', async () => {
+    expect(await healthcheck('api')).toBe(0);
+    expect(await healthcheck('worker')).toBe(0);
+    await kill(worker);
+    // SIGKILL leaves the heartbeat to expire; a graceful stop removes it at once.
+    await client.del(`${redisPrefix(instance)}worker:heartbeat`);
+    expect(await healthcheck('worker')).toBe(1);
+    await startWorker();
+    expect(await healthcheck('worker')).toBe(0);
+  });
+});
+
 describe('a worker killed in the middle of its jobs', () => {
   it('finishes the stop and the delete it was running once it is started again (SIGKILL)', async () => {
     // The stubborn image ignores SIGTERM, so each job is inside Docker's 4-second stop when the worker dies.
@@ -124,6 +146,10 @@ describe('Redis restarting under the running API and worker', () => {
     }
     expect(api?.child.exitCode).toBeNull();
     expect(worker?.child.exitCode).toBeNull();
+    const health = await http().get('/healthz').timeout(10_000);
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: 'unavailable', redis: 'down', worker: 'unknown' });
+    expect(await healthcheck('api')).toBe(1);
 
     await redis.up();
     await expect

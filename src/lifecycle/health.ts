@@ -1,0 +1,45 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+
+/** What `GET /healthz` reports. `status` is about the API itself: it can serve while Redis answers. */
+export interface HealthReport {
+  readonly status: 'ok' | 'unavailable';
+  readonly redis: 'ok' | 'down';
+  readonly docker: 'ok' | 'down';
+  /** Whether a worker has reported in within the last HEARTBEAT_TTL_MS. */
+  readonly worker: 'ok' | 'missing' | 'unknown';
+}
+
+export const HEARTBEAT_EVERY_MS = 10_000;
+export const HEARTBEAT_TTL_MS = 30_000;
+export const heartbeatKey = (prefix: string) => `${prefix}worker:heartbeat`;
+
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
+}
+
+/** Asks Redis, Docker and the worker's heartbeat, each bounded to 2 s. */
+export function createHealthCheck(redis: Redis, docker: Docker, prefix: string): () => Promise<HealthReport> {
+  return async () => {
+    const [heartbeat, engine] = await Promise.allSettled([within(2000, redis.get(heartbeatKey(prefix))), within(2000, docker.ping())]);
+    const redisUp = heartbeat.status === 'fulfilled';
+    return {
+      status: redisUp ? 'ok' : 'unavailable',
+      redis: redisUp ? 'ok' : 'down',
+      docker: engine.status === 'fulfilled' ? 'ok' : 'down',
+      worker: !redisUp ? 'unknown' : heartbeat.value === null ? 'missing' : 'ok',
+    };
+  };
+}
+
+/** The worker's heartbeat: a key that expires unless it is written again; returns a stop function. */
+export function startHeartbeat(redis: Redis, prefix: string): () => void {
+  const beat = () => void redis.set(heartbeatKey(prefix), String(Date.now()), 'PX', HEARTBEAT_TTL_MS).catch(() => undefined);
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    void redis.del(heartbeatKey(prefix)).catch(() => undefined);
+  };
+}
