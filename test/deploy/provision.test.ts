@@ -1,0 +1,178 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The playbook against a fresh Debian 12 host made by this test: a debootstrap'd root file system (cached)
+ * booted with systemd as PID 1 in a container of this machine's Docker engine, reached by Ansible through the
+ * community.docker.docker connection. Everything is then checked from outside, through nginx on port 80.
+ * `npm run test:deploy`; minutes, mostly apt and npm inside the host.
+ */
+const run = promisify(execFile);
+const HOST_IMAGE = 'spin-docker-test/debian12-host:latest';
+const suffix = randomBytes(3).toString('hex');
+const host = `sd-deploy-${suffix}`;
+const dockerVolume = `sd-deploy-docker-${suffix}`;
+const workDir = mkdtempSync(join(tmpdir(), 'sd-deploy-'));
+const PASSWORD = 'deploy-test-password';
+const LOCAL_CAS = '/usr/local/share/ca-certificates';
+let address = '';
+/** Later steps make sense only on a provisioned host; they fail at once otherwise. */
+let provisioned = false;
+
+const settings = (overrides: Record<string, unknown> = {}) => ({
+  sd_password: PASSWORD,
+  sd_environment: 'production',
+  sd_disable_timeouts: false,
+  sd_initial_timeout_interval: 600,
+  sd_timeout_interval: 300,
+  sd_npm_registry: execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/$/, ''),
+  // This machine reaches the registry through a TLS-inspecting proxy; the host must trust what we trust.
+  sd_extra_ca_certificates: existsSync(LOCAL_CAS) ? readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt')).map((f) => join(LOCAL_CAS, f)) : [],
+  ...overrides,
+});
+
+/** Runs the playbook as a user would, with settings as extra vars; returns the host's `changed=` count. */
+async function provision(vars: Record<string, unknown>, label: string): Promise<number> {
+  const inventory = join(workDir, 'hosts');
+  writeFileSync(inventory, `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false\n`);
+  const varsFile = join(workDir, 'vars.json');
+  writeFileSync(varsFile, JSON.stringify(vars));
+  const started = Date.now();
+  try {
+    const { stdout } = await run('ansible-playbook', ['-i', inventory, 'ansible/spin_docker.yml', '-e', `@${varsFile}`], {
+      env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const recap = new RegExp(`${host}\\s*:\\s*ok=\\d+\\s+changed=(\\d+)\\s+unreachable=0\\s+failed=0`).exec(stdout);
+    process.stdout.write(`playbook (${label}): ${((Date.now() - started) / 1000).toFixed(0)} s, ${recap?.[0] ?? 'no recap'}\n`);
+    const changedTasks = [...stdout.matchAll(/(?:TASK|RUNNING HANDLER) \[([^\]]+)\][^\n]*\n(?:(?!TASK \[|RUNNING HANDLER \[)[^\n]*\n)*?changed: /g)].map((m) => m[1]);
+    if (changedTasks.length > 0) process.stdout.write(`  changed: ${[...new Set(changedTasks)].join('; ')}\n`);
+    if (recap === null) throw new Error(`no clean recap:\n${stdout.slice(-4000)}`);
+    return Number(recap[1]);
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    throw new Error(`ansible-playbook (${label}) failed:\n${(e.stdout ?? '').slice(-6000)}\n${(e.stderr ?? '').slice(-2000)}`);
+  }
+}
+
+const inHost = async (...command: string[]) => (await run('docker', ['exec', host, ...command])).stdout.trim();
+
+async function api(method: string, path: string, body?: Record<string, string>, password = PASSWORD) {
+  const res = await fetch(`http://${address}${path}`, {
+    method,
+    headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: body === undefined ? undefined : new URLSearchParams(body).toString(),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? null : (JSON.parse(text) as Record<string, string> & unknown[]) };
+}
+
+function banner(port: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port: Number(port) });
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no banner on ${address}:${port}`)));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString());
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+beforeAll(async () => {
+  await run('bash', ['test/deploy/make-host-image.sh', HOST_IMAGE], { maxBuffer: 16 * 1024 * 1024 });
+  // systemd as PID 1 with its own Docker engine inside: every capability but one this machine lacks, the
+  // host's cgroup tree, tmpfs for /run, and a volume under /var/lib/docker for overlay2.
+  await run('docker', [
+    'run', '-d', '--name', host, '--stop-signal', 'SIGRTMIN+3', '--hostname', 'spin-docker-host', '--label', 'io.spin-docker.test=deploy',
+    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
+    '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
+    '-v', `${dockerVolume}:/var/lib/docker`, HOST_IMAGE,
+  ]);
+  await waitUntil('systemd to boot', async () => {
+    const state = await run('docker', ['exec', host, 'systemctl', 'is-system-running']).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
+    return /running|degraded/.test(state) ? state : undefined;
+  }, 90_000);
+  address = (await run('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', host])).stdout.trim();
+}, 600_000);
+
+afterAll(async () => {
+  await run('docker', ['rm', '-f', '-v', host]).catch(() => undefined);
+  await run('docker', ['volume', 'rm', '-f', dockerVolume]).catch(() => undefined);
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12 host', () => {
+  it('provisions a working server: API through nginx, a demo container with working ports that checks in', async () => {
+    expect(await provision(settings(), 'first run')).toBeGreaterThan(0);
+
+    // The settings landed in one file read by both units, which run as the unprivileged user.
+    const envFile = await inHost('cat', '/etc/spin-docker/spin-docker.env');
+    expect(envFile).toContain(`SD_PASSWORD=${PASSWORD}`);
+    expect(envFile).toContain('SD_TIMEOUT_INTERVAL=300');
+    for (const unit of ['spin-docker-api', 'spin-docker-worker']) {
+      expect(await inHost('systemctl', 'is-active', unit)).toBe('active');
+      expect(await inHost('systemctl', 'show', '-p', 'User', '--value', unit)).toBe('spin-docker');
+    }
+    expect(await inHost('redis-cli', 'config', 'get', 'appendonly')).toMatch(/appendonly\s+yes/);
+
+    // From outside, through nginx on port 80.
+    expect((await api('GET', '/v1/images', undefined, 'wrong')).status).toBe(401);
+    const images = await waitUntil('the API behind nginx', async () => {
+      const res = await api('GET', '/v1/images');
+      return res.status === 200 ? res.body : undefined;
+    }, 60_000);
+    expect(images).toContain('spin-docker/demo:latest');
+    expect((await api('GET', '/healthz')).body).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
+
+    const created = await api('POST', '/v1/containers', { image: 'spin-docker/demo' });
+    expect(created.status).toBe(201);
+    const { container_id: id, app_port: appPort, ssh_port: sshPort } = created.body as unknown as Record<string, string>;
+    expect(appPort).toMatch(/^\d+$/);
+    const page = await fetch(`http://${address}:${appPort}/`, { signal: AbortSignal.timeout(10_000) });
+    expect(page.status).toBe(200);
+    expect(await banner(sshPort ?? '')).toMatch(/^SSH-2\.0-/);
+
+    // The demo reports every 5 s to SD_CHECKIN_URL: nginx at the host's Docker bridge, with its token.
+    const checkedIn = await waitUntil('the demo container to check in', async () => {
+      const res = await api('GET', `/v1/containers/${id}`);
+      return res.status === 200 && res.body?.last_check_in ? res.body.last_check_in : undefined;
+    }, 60_000);
+    expect(checkedIn).not.toBe('');
+    provisioned = true;
+  });
+
+  it('changes nothing when run again', async () => {
+    expect(provisioned).toBe(true);
+    expect(await provision(settings(), 'second run')).toBe(0);
+  });
+
+  it('restarts the services when a setting changes', async () => {
+    expect(provisioned).toBe(true);
+    const pids = async () => Promise.all(['spin-docker-api', 'spin-docker-worker'].map((u) => inHost('systemctl', 'show', '-p', 'MainPID', '--value', u)));
+    const before = await pids();
+    expect(await provision(settings({ sd_timeout_interval: 301 }), 'changed setting')).toBeGreaterThan(0);
+    expect(await inHost('cat', '/etc/spin-docker/spin-docker.env')).toContain('SD_TIMEOUT_INTERVAL=301');
+    const after = await pids();
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+    await waitUntil('the API after the restart', async () => ((await api('GET', '/v1/containers')).status === 200 ? true : undefined), 60_000);
+  });
+});

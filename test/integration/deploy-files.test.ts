@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+/** Static checks of what deploys spin-docker, with the tools from Debian's packages (scripts/install-deps.sh). */
+const run = promisify(execFile);
+
+describe('deployment files', () => {
+  it('ansible/spin_docker.yml passes ansible-playbook --syntax-check', async () => {
+    const { stdout } = await run('ansible-playbook', ['--syntax-check', '-i', 'ansible/hosts', 'ansible/spin_docker.yml']);
+    expect(stdout).toContain('playbook: ansible/spin_docker.yml');
+  });
+
+  it('passes ansible-lint with its production profile', async () => {
+    const { stdout, stderr } = await run('ansible-lint', ['--nocolor', 'spin_docker.yml'], { cwd: 'ansible' });
+    expect(`${stdout}${stderr}`).toMatch(/Passed with production profile: 0 failure\(s\), 0 warning\(s\)/);
+  });
+
+  it('Vagrantfile passes vagrant validate, with and without FORWARD_DOCKER_PORTS', async () => {
+    for (const forward of ['', 'True']) {
+      const { stdout } = await run('vagrant', ['validate'], { env: { ...process.env, FORWARD_DOCKER_PORTS: forward } });
+      expect(stdout).toContain('Vagrantfile validated successfully');
+    }
+  });
+
+  it('docker-compose.yml passes docker-compose config: Redis append-only, the socket only where it is needed', async () => {
+    const { stdout } = await run('docker-compose', ['config'], { env: { ...process.env, NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' } });
+    expect(stdout).toMatch(/NODE_IMAGE: local\/node:test/);
+    expect(stdout).toMatch(/image: local\/redis:test/);
+    expect(stdout).toMatch(/--appendonly\s*\n?\s*- ['"]?yes/);
+    expect(stdout.match(/\/var\/run\/docker\.sock/g)?.length).toBe(4);
+    for (const service of ['api', 'worker', 'redis']) expect(stdout).toMatch(new RegExp(`\\n  ${service}:\\n`));
+    expect(stdout).toMatch(/healthcheck\.js[\s\S]*api/);
+    expect(stdout).toMatch(/healthcheck\.js[\s\S]*worker/);
+  });
+});
