@@ -140,7 +140,9 @@ describe('PATCH /v1/containers/<id>', () => {
 
     const unchanged = await patch(id, 'running');
     expect(unchanged.status).toBe(200);
-    expect(unchanged.body).toEqual(started.body);
+    // The same run: only the demo's own check-in (every 5 s, the first right after the start) may differ.
+    const { last_check_in: _a, active: _b, ...rest } = started.body as Record<string, unknown>;
+    expect(unchanged.body).toMatchObject(rest);
   });
 
   it('accepts a JSON body', async () => {

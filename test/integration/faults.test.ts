@@ -44,7 +44,8 @@ describe('Docker stays the truth: changes made behind the API\'s back', () => {
     await expect.poll(async () => (await objectOf(h, id))?.app_port, { timeout: 10_000, interval: 100 }).not.toBe('');
     const started = await objectOf(h, id);
     expect(started?.status).toBe('running');
-    expect(await firstBytes(started?.ssh_port ?? '')).toMatch(/^SSH-2\.0-/);
+    // The published port answers as soon as the banner service inside has started.
+    await expect.poll(() => firstBytes(started?.ssh_port ?? '').catch(() => ''), { timeout: 15_000, interval: 250 }).toMatch(/^SSH-2\.0-/);
 
     await container.kill();
     await expect.poll(async () => (await objectOf(h, id))?.status, { timeout: 10_000, interval: 100 }).toBe('stopped');
