@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.js';
 import { freePort } from '../support/net.js';
 
 /**
@@ -55,16 +56,6 @@ async function api(method: string, path: string, body?: Record<string, string>) 
   });
   const text = await res.text();
   return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as Record<string, string> };
-}
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 const containerOf = async (service: string) => (await compose('ps', '-q', service)).stdout.trim();
