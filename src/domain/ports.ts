@@ -84,7 +84,8 @@ export interface VersionedRecords {
 
 /** The slow work handed to the worker (adapters/bullmq). */
 export interface JobQueue {
-  enqueueStop(id: string): Promise<void>;
+  /** Queues the stop of run `run`; queuing the same stop twice is harmless. */
+  enqueueStop(id: string, run: number): Promise<void>;
   enqueueDelete(id: string): Promise<void>;
   /** Schedules the activity check of run `run` due at `at`; scheduling the same check twice is harmless. */
   scheduleCheck(check: ScheduledCheck): Promise<void>;

@@ -117,7 +117,7 @@ describe('a worker killed in the middle of its jobs', () => {
     const deleteId = await create();
     expect((await http().patch(`/v1/containers/${stopId}`).auth('admin', 'pw').send({ status: 'stopped' })).body.status).toBe('stopping');
     expect((await http().delete(`/v1/containers/${deleteId}`).auth('admin', 'pw')).status).toBe(204);
-    await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toEqual(expect.arrayContaining([jobIds.stop(stopId), jobIds.delete(deleteId)]));
+    await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toEqual(expect.arrayContaining([jobIds.stop(stopId, 1), jobIds.delete(deleteId)]));
 
     await kill(worker);
     expect(await statusOf(stopId)).toBe('stopping');
@@ -194,7 +194,7 @@ describe('graceful shutdown', () => {
   it('SIGTERM to the worker lets the stop in hand finish, then it exits 0', async () => {
     const id = await create();
     await http().patch(`/v1/containers/${id}`).auth('admin', 'pw').send({ status: 'stopped' });
-    await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toContain(jobIds.stop(id));
+    await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toContain(jobIds.stop(id, 1));
 
     worker?.child.kill('SIGTERM');
     expect(await worker?.exited()).toBe(0);

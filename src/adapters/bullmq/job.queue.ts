@@ -32,9 +32,9 @@ export class BullJobQueue implements JobQueue {
     this.activity = new Queue(QUEUES.activity, { connection, prefix });
   }
 
-  async enqueueStop(id: string): Promise<void> {
-    const payload: StopPayload = { id };
-    await redisCall(() => this.lifecycle.add(JOBS.stop, payload, { ...lifecycleOptions, jobId: jobIds.stop(id) }));
+  async enqueueStop(id: string, run: number): Promise<void> {
+    const payload: StopPayload = { id, run };
+    await redisCall(() => this.lifecycle.add(JOBS.stop, payload, { ...lifecycleOptions, jobId: jobIds.stop(id, run) }));
   }
 
   async enqueueDelete(id: string): Promise<void> {

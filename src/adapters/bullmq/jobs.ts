@@ -17,7 +17,8 @@ export const JOBS = {
 
 const containerId = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-hex Docker id');
 
-export const stopPayload = z.object({ id: containerId });
+/** `run` names the run being stopped (absent in jobs queued by versions before it). */
+export const stopPayload = z.object({ id: containerId, run: z.number().int().nonnegative().optional() });
 export const deletePayload = z.object({ id: containerId });
 export const checkPayload = z.object({
   id: containerId,
@@ -31,12 +32,13 @@ export type DeletePayload = z.infer<typeof deletePayload>;
 export type CheckPayload = z.infer<typeof checkPayload>;
 
 /**
- * Job ids de-duplicate: while a stop (or delete) of a container is queued, queuing it again adds nothing;
+ * Job ids de-duplicate: while the stop of a container's run (or its delete) is queued, queuing it again adds
+ * nothing, while a stop of a later run (stopped, started, stopped again) is a job of its own;
  * a check is identified by container, run and due time, so re-queuing the same check is harmless.
  * BullMQ forbids ':' in custom ids.
  */
 export const jobIds = {
-  stop: (id: string) => `stop-${id}`,
+  stop: (id: string, run: number) => `stop-${id}-${run}`,
   delete: (id: string) => `delete-${id}`,
   check: (check: CheckPayload) => `check-${check.id}-${check.run}-${check.at}`,
 };

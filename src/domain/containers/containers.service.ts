@@ -125,7 +125,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     const result = await store.transition(record.id, { from: ['running'], run: record.run }, { status: 'stopping', nextCheckAt: null });
     if (result.outcome !== 'applied') return null;
     await cancelPendingCheck(record);
-    await queue.enqueueStop(record.id);
+    await queue.enqueueStop(record.id, record.run);
     return result.record;
   }
 
@@ -278,7 +278,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     const overdueBefore = clock.now() - (options.graceMs ?? 60_000);
     for (const record of await store.list()) {
       if (record.status === 'stopping') {
-        await queue.enqueueStop(record.id);
+        await queue.enqueueStop(record.id, record.run);
         counts.stops += 1;
       } else if (record.status === 'deleting') {
         await queue.enqueueDelete(record.id);
