@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,21 @@ let address = '';
 /** Later steps make sense only on a provisioned host; they fail at once otherwise. */
 let provisioned = false;
 
+/**
+ * The repository as the playbook reads it, copied so that the test can add a source file and take it away
+ * again (a file deleted from the repository must not stay on the host and be compiled).
+ */
+const sourceDir = join(workDir, 'repo');
+const OBSOLETE = 'src/obsolete-for-test.ts';
+function copyRepository(): void {
+  mkdirSync(join(sourceDir, 'images', 'demo'), { recursive: true });
+  for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'images/build.sh', 'images/demo/Dockerfile', 'images/demo/rootfs']) {
+    cpSync(path, join(sourceDir, path), { recursive: true });
+  }
+}
+
 const settings = (overrides: Record<string, unknown> = {}) => ({
+  sd_source_dir: sourceDir,
   sd_password: PASSWORD,
   sd_environment: 'production',
   sd_disable_timeouts: false,
@@ -112,7 +126,10 @@ afterAll(async () => {
 
 describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12 host', () => {
   it('provisions a working server: API through nginx, a demo container with working ports that checks in', async () => {
+    copyRepository();
+    writeFileSync(join(sourceDir, OBSOLETE), 'export const obsolete = true;\n');
     expect(await provision(settings(), 'first run')).toBeGreaterThan(0);
+    expect(await inHost('ls', '/opt/spin-docker/app/dist')).toContain('obsolete-for-test.js');
 
     // The settings landed in one file read by both units, which run as the unprivileged user.
     const envFile = await inHost('cat', '/etc/spin-docker/spin-docker.env');
@@ -155,11 +172,13 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
     expect(await provision(settings(), 'second run')).toBe(0);
   });
 
-  it('restarts the services when a setting changes', async () => {
+  it('restarts the services when a setting changes, and drops a source file the repository lost', async () => {
     expect(provisioned).toBe(true);
     const pids = async () => Promise.all(['spin-docker-api', 'spin-docker-worker'].map((u) => inHost('systemctl', 'show', '-p', 'MainPID', '--value', u)));
     const before = await pids();
-    expect(await provision(settings({ sd_timeout_interval: 301 }), 'changed setting')).toBeGreaterThan(0);
+    rmSync(join(sourceDir, OBSOLETE));
+    expect(await provision(settings({ sd_timeout_interval: 301 }), 'changed setting, one source file fewer')).toBeGreaterThan(0);
+    expect(await inHost('ls', '/opt/spin-docker/source/src', '/opt/spin-docker/app/dist')).not.toContain('obsolete-for-test');
     expect(await inHost('cat', '/etc/spin-docker/spin-docker.env')).toContain('SD_TIMEOUT_INTERVAL=301');
     const after = await pids();
     expect(after[0]).not.toBe(before[0]);
