@@ -33,9 +33,13 @@ export function followDocker({ runtime, service, logger, maxRetryMs = 10_000 }: 
   const loop = (async () => {
     let delay = 500;
     while (!abort.signal.aborted) {
+      // One stream per round: a round that fails after opening it (Redis away during the pass) closes it.
+      const round = new AbortController();
+      const endRound = () => round.abort();
+      abort.signal.addEventListener('abort', endRound, { once: true });
       try {
         // Open the stream first, then reconcile: nothing can happen unseen between the two.
-        const { closed } = await runtime.watch((id) => perContainer.push(id), abort.signal);
+        const { closed } = await runtime.watch((id) => perContainer.push(id), round.signal);
         const corrected = await service.audit();
         logger.info({ records: corrected.length }, 'following Docker events; records reconciled');
         delay = 500;
@@ -46,6 +50,9 @@ export function followDocker({ runtime, service, logger, maxRetryMs = 10_000 }: 
       } catch (error) {
         logger.warn({ err: error }, 'cannot follow Docker events; will retry');
         markReady();
+      } finally {
+        endRound();
+        abort.signal.removeEventListener('abort', endRound);
       }
       await sleep(delay, abort.signal);
       delay = Math.min(delay * 2, maxRetryMs);
