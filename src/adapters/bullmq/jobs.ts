@@ -17,8 +17,8 @@ export const JOBS = {
 
 const containerId = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-hex Docker id');
 
-/** `run` names the run being stopped (absent in jobs queued by versions before it). */
-export const stopPayload = z.object({ id: containerId, run: z.number().int().nonnegative().optional() });
+/** `run` names the run being stopped (it is part of the job id). */
+export const stopPayload = z.object({ id: containerId, run: z.number().int().nonnegative() });
 export const deletePayload = z.object({ id: containerId });
 export const checkPayload = z.object({
   id: containerId,

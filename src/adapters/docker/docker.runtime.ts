@@ -224,7 +224,8 @@ export class DockerRuntime implements ContainerRuntime {
       stream.on('data', eventIds(onChange));
       stream.once('end', done);
       stream.once('close', done);
-      stream.once('error', done);
+      // `on`, not `once`: a stream may report more than one error, and none may go unhandled.
+      stream.on('error', done);
       signal.addEventListener('abort', abort, { once: true });
       if (signal.aborted) abort();
     });
