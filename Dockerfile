@@ -1,6 +1,6 @@
 # spin-docker's API and worker in one image (two commands; see docker-compose.yml).
 # Base images are build arguments so that a registry-less machine can build from images made locally.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 / Ubuntu 22.04+ machine lacks to build, run and test spin-docker:
-# Docker Engine, Redis, Debian's static busybox (for the offline images), the deployment tools the tests check
+# Node.js 24 (scripts/install-node.sh), Docker Engine, Redis, Debian's static busybox (for the offline images), the deployment tools the tests check
 # the deployment files with (ansible, ansible-lint, vagrant, docker-compose, debootstrap), and the npm packages.
 # Then makes sure a Docker engine is running. Idempotent: what is there is left alone. Run as root.
 set -euo pipefail
@@ -10,7 +10,6 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 dpkg-query -W -f="\${Status}" busybox-static 2>/dev/null | grep -q "ok installed" || need+=(busybox-static)
-command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
@@ -21,15 +20,14 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "spin-docker needs Node.js 20 or newer; this machine has $(node --version)." >&2
-  exit 1
-fi
+# Node.js 24 LTS, from the npm registry, unless the machine has it (or newer) already.
+bash scripts/install-node.sh
+hash -r
 
 bash scripts/ensure-docker.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"
-  npm ci --no-audit --no-fund
+  # Native addons build against the headers of the Node.js that runs them (not a distribution's older ones).
+  npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" npm ci --no-audit --no-fund
 fi

@@ -16,9 +16,11 @@ describe('deployment files', () => {
     expect(`${stdout}${stderr}`).toMatch(/Passed with production profile: 0 failure\(s\), 0 warning\(s\)/);
   });
 
-  it('Vagrantfile passes vagrant validate, with and without FORWARD_DOCKER_PORTS', async () => {
+  // --ignore-provider: the check must not depend on which hypervisor plugin the machine happens to have
+  // (Debian's vagrant without its Recommends has none, and plain `vagrant validate` then fails).
+  it('Vagrantfile passes vagrant validate for any provider, with and without FORWARD_DOCKER_PORTS', async () => {
     for (const forward of ['', 'True']) {
-      const { stdout } = await run('vagrant', ['validate'], { env: { ...process.env, FORWARD_DOCKER_PORTS: forward } });
+      const { stdout } = await run('vagrant', ['validate', '--ignore-provider'], { env: { ...process.env, FORWARD_DOCKER_PORTS: forward } });
       expect(stdout).toContain('Vagrantfile validated successfully');
     }
   });
