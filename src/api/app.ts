@@ -4,7 +4,7 @@ import type { ContainerService } from '../domain/containers/containers.service.j
 import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
-import { LoginThrottle } from './middleware/login-throttle.js';
+import type { LoginThrottle } from './middleware/login-throttle.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
@@ -12,16 +12,17 @@ import { containersRoutes } from './routes/containers.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'loginMaxFailures' | 'loginLockout'>;
+  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies'>;
   readonly logger: Logger;
   readonly service: ContainerService;
   readonly health: () => Promise<HealthReport>;
+  readonly loginThrottle: LoginThrottle;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health }: AppDeps): Express {
+export function buildApp({ config, logger, service, health, loginThrottle }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -43,8 +44,7 @@ export function buildApp({ config, logger, service, health }: AppDeps): Express 
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   });
   app.use('/v1/check-in', checkinRoutes(service));
-  const throttle = new LoginThrottle({ maxFailures: config.loginMaxFailures, lockoutMs: config.loginLockout * 1000 });
-  app.use('/v1', basicAuth(config.password, throttle));
+  app.use('/v1', basicAuth(config.password, loginThrottle));
   app.use('/v1/images', imagesRoutes(service));
   app.use('/v1/containers', containersRoutes(service));
 

@@ -10,6 +10,20 @@ const booleanFlag = z
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A size as Docker's `--memory` takes it (`512m`, `2g`, bytes); `0` means no limit. */
+const byteSize = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^\d+(\.\d+)?[bkmg]?$/, 'a size such as 512m or 2g, or 0 for none')
+  .transform((text) => {
+    const unit = /[bkmg]$/.test(text) ? text.slice(-1) : '';
+    return Math.floor(Number(unit === '' ? text : text.slice(0, -1)) * (UNITS[unit] ?? 1));
+  })
+  .refine((bytes) => bytes === 0 || bytes >= 6 * 1024 ** 2, 'at least 6m (Docker\'s minimum), or 0 for none');
+
 const schema = z
   .object({
     SD_HOST: z.string().min(1).default('0.0.0.0').describe('Address the API listens on.'),
@@ -43,6 +57,17 @@ const schema = z
     SD_RECONCILE_INTERVAL: seconds(60).describe('Seconds between the worker\'s full passes over Docker and the queues.'),
     SD_LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10).describe('Failed logins from one address before it is refused for a while.'),
     SD_LOGIN_LOCKOUT: seconds(300).describe('Seconds an address stays refused (429) after too many failed logins.'),
+    SD_LOGIN_GLOBAL_MAX_FAILURES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe('Failed logins of all clients together within SD_LOGIN_LOCKOUT after which every login is refused until the window ends.'),
+    SD_DOCKER_TIMEOUT: seconds(30).describe('Seconds any one Docker engine call may take before it counts as the engine being unavailable (stops get SD_STOP_TIMEOUT on top).'),
+    SD_CONTAINER_PIDS_LIMIT: z.coerce.number().int().min(0).default(512).describe('Processes a managed container may have at once; 0 means no limit.'),
+    SD_CONTAINER_MEMORY: byteSize.default(2 * 1024 ** 3).describe('Memory cap of every managed container (e.g. 512m, 2g); 0 means none.'),
+    SD_CONTAINER_CPUS: z.coerce.number().min(0).max(1024).default(1).describe('CPUs a managed container may use (e.g. 0.5, 2); 0 means no limit.'),
+    SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe('Host address that containers\' ports are published on.'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -81,12 +106,27 @@ export interface Config {
   readonly loginMaxFailures: number;
   /** Seconds an address is refused after too many failed logins. */
   readonly loginLockout: number;
+  /** Failed logins of all clients together, within `loginLockout`, after which every login is refused. */
+  readonly loginGlobalMaxFailures: number;
+  /** Seconds one Docker call may take. */
+  readonly dockerTimeout: number;
+  readonly containerLimits: ContainerLimits;
+  /** Host address that containers' ports are published on. */
+  readonly publishAddress: string;
   readonly dataDir: string;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
   readonly redisUrlGiven: boolean;
   readonly redisUrl: string;
   readonly dockerHost: string;
+}
+
+/** What every managed container is held to; 0 means no limit. */
+export interface ContainerLimits {
+  readonly pids: number;
+  /** Bytes. */
+  readonly memory: number;
+  readonly cpus: number;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +163,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileInterval: e.SD_RECONCILE_INTERVAL,
     loginMaxFailures: e.SD_LOGIN_MAX_FAILURES,
     loginLockout: e.SD_LOGIN_LOCKOUT,
+    loginGlobalMaxFailures: e.SD_LOGIN_GLOBAL_MAX_FAILURES,
+    dockerTimeout: e.SD_DOCKER_TIMEOUT,
+    containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }),
+    publishAddress: e.SD_PUBLISH_ADDRESS,
     dataDir: e.SD_DATA_DIR,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,

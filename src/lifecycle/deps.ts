@@ -2,8 +2,10 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
 import { DockerRuntime, createDockerClient } from '../adapters/docker/docker.runtime.js';
-import { createRedis, type RedisRole } from '../adapters/redis/connection.js';
+import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
+import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
+import type { LoginThrottle } from '../api/middleware/login-throttle.js';
 import type { Config } from '../config/env.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
 import type { Clock } from '../domain/ports.js';
@@ -23,6 +25,8 @@ export interface Deps {
   readonly clock: Clock;
   /** The Redis key prefix of this installation. */
   readonly prefix: string;
+  /** Failed logins, shared by every API process (used by the API only). */
+  readonly loginThrottle: LoginThrottle;
   /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
   health(): Promise<HealthReport>;
   /** Closes queues and connections; call once, after the process stopped taking work. */
@@ -43,10 +47,16 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const redis = createRedis(config.redisUrl, options.role);
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   const docker = createDockerClient(config.dockerHost);
-  const runtime = new DockerRuntime(docker, config.instance);
+  const runtime = new DockerRuntime(docker, {
+    instance: config.instance,
+    timeoutMs: config.dockerTimeout * 1000,
+    limits: config.containerLimits,
+    publishAddress: config.publishAddress,
+  });
   const prefix = redisPrefix(config.instance);
   const store = new RedisContainerStore(redis, prefix);
   const queue = new BullJobQueue(redis, config.instance, () => clock.now());
+  await whenReady(redis, 5_000);
   const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.port));
   const service = createContainerService({
     runtime,
@@ -74,7 +84,12 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     service,
     clock,
     prefix,
-    health: createHealthCheck(redis, docker, prefix),
+    loginThrottle: new RedisLoginThrottle(redis, prefix, {
+      maxFailures: config.loginMaxFailures,
+      lockoutSeconds: config.loginLockout,
+      globalMaxFailures: config.loginGlobalMaxFailures,
+    }),
+    health: createHealthCheck(redis, (ms) => runtime.ping(ms), prefix),
     async close() {
       await queue.close().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());

@@ -1,4 +1,3 @@
-import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 
 /** What `GET /healthz` reports. `status` is about the API itself: it can serve while Redis answers. */
@@ -18,15 +17,26 @@ function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
 }
 
-/** Asks Redis, Docker and the worker's heartbeat, each bounded to 2 s. */
-export function createHealthCheck(redis: Redis, docker: Docker, prefix: string): () => Promise<HealthReport> {
+const PROBE_MS = 2000;
+
+/**
+ * Asks Redis, Docker and the worker's heartbeat, each bounded to 2 s. `pingDocker` must drop its request at
+ * the deadline, so that probing a hung engine leaves no socket behind.
+ */
+export function createHealthCheck(redis: Redis, pingDocker: (timeoutMs: number) => Promise<boolean>, prefix: string): () => Promise<HealthReport> {
   return async () => {
-    const [heartbeat, engine] = await Promise.allSettled([within(2000, redis.get(heartbeatKey(prefix))), within(2000, docker.ping())]);
-    const redisUp = heartbeat.status === 'fulfilled';
+    const [heartbeat, engineUp] = await Promise.all([
+      within(PROBE_MS, redis.get(heartbeatKey(prefix))).then(
+        (value) => ({ up: true, value }),
+        () => ({ up: false, value: null }),
+      ),
+      pingDocker(PROBE_MS),
+    ]);
+    const redisUp = heartbeat.up;
     return {
       status: redisUp ? 'ok' : 'unavailable',
       redis: redisUp ? 'ok' : 'down',
-      docker: engine.status === 'fulfilled' ? 'ok' : 'down',
+      docker: engineUp ? 'ok' : 'down',
       worker: !redisUp ? 'unknown' : heartbeat.value === null ? 'missing' : 'ok',
     };
   };

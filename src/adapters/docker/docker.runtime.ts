@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import type { PortMap, RuntimeContainer } from '../../domain/containers/record.js';
+import type { ContainerLimits } from '../../config/env.js';
 import type { ContainerRuntime, RunSpec } from '../../domain/ports.js';
 import { dockerStatus, translateDockerError } from './errors.js';
 
@@ -103,16 +104,37 @@ export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) =
   };
 }
 
-/** The domain's ContainerRuntime on a real Docker engine, through the process's one Dockerode client. */
+export interface DockerRuntimeOptions {
+  /** This installation's name: the value of INSTANCE_LABEL. */
+  readonly instance: string;
+  /** Milliseconds any one engine call may take (a stop gets its own stop timeout on top). */
+  readonly timeoutMs: number;
+  /** What every container is held to; 0 means no limit. */
+  readonly limits: ContainerLimits;
+  /** Host address the containers' ports are published on. */
+  readonly publishAddress: string;
+}
+
+const EVERY_ADDRESS = new Set(['0.0.0.0', '::']);
+
+/**
+ * The domain's ContainerRuntime on a real Docker engine, through the process's one Dockerode client.
+ * Every call has a deadline: a hung engine is an unavailable one, never a request that hangs. Only
+ * containers that carry this installation's label are ever started, stopped or removed: any other id
+ * (a forged or stale record) counts as gone.
+ */
 export class DockerRuntime implements ContainerRuntime {
+  private readonly instance: string;
+
   constructor(
     private readonly docker: Docker,
-    /** This installation's name: the value of INSTANCE_LABEL. */
-    private readonly instance: string,
-  ) {}
+    private readonly options: DockerRuntimeOptions,
+  ) {
+    this.instance = options.instance;
+  }
 
   async listImages(): Promise<string[]> {
-    const images = await this.call('list images', () => this.docker.listImages());
+    const images = await this.call('list images', (abortSignal) => this.docker.listImages({ abortSignal }));
     return images
       .flatMap((image) => image.RepoTags ?? [])
       .filter((tag) => tag !== '<none>:<none>')
@@ -120,98 +142,106 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async imageExists(reference: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(reference).inspect();
-      return true;
-    } catch (error) {
-      if (dockerStatus(error) === 404) return false;
-      throw translateDockerError(error, `inspect image ${reference}`);
-    }
+    return (await this.inspectImage(reference)) !== null;
   }
 
   async run(spec: RunSpec): Promise<RuntimeContainer> {
-    const container = await this.call('create the container', () =>
+    const hostConfig = await this.hostConfig(spec.image);
+    const container = await this.call('create the container', (abortSignal) =>
       this.docker.createContainer({
         Image: spec.image,
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         Labels: { [INSTANCE_LABEL]: this.instance },
-        HostConfig: {
-          // Every exposed port on an ephemeral host port; an init as PID 1 so that SIGTERM is honoured.
-          PublishAllPorts: true,
-          Init: true,
-          RestartPolicy: { Name: 'no' },
-        },
-      }),
+        HostConfig: hostConfig,
+        abortSignal,
+      } as Docker.ContainerCreateOptions),
     );
     try {
-      await container.start();
-      return fromInspect(await container.inspect());
+      await this.call('start the container', (abortSignal) => container.start({ abortSignal }));
+      const info = await this.call('inspect the container', (abortSignal) => container.inspect({ abortSignal }));
+      return fromInspect(info);
     } catch (error) {
-      // Created but not startable: leave nothing behind, then report why.
-      await container.remove({ force: true, v: true }).catch(() => undefined);
+      // Created but not startable (or the engine stopped answering): leave nothing behind, then report why.
+      await this.call('remove the container', (abortSignal) => container.remove({ force: true, v: true, abortSignal })).catch(() => undefined);
       throw translateDockerError(error, 'start the container');
     }
   }
 
   async start(id: string): Promise<RuntimeContainer | null> {
-    const container = this.docker.getContainer(id);
+    if ((await this.inspect(id)) === null) return null;
     try {
-      await container.start();
+      await this.call('start the container', (abortSignal) => this.docker.getContainer(id).start({ abortSignal }));
     } catch (error) {
       const status = dockerStatus(error);
       if (status === 404) return null;
-      if (status !== 304) throw translateDockerError(error, 'start the container');
+      if (status !== 304) throw error;
     }
     return this.inspect(id);
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
+    if ((await this.inspect(id)) === null) return 'missing';
     try {
-      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+      // Docker itself waits up to `timeoutSeconds` before SIGKILL: the deadline allows for that.
+      await this.call('stop the container', (abortSignal) => this.docker.getContainer(id).stop({ t: timeoutSeconds, abortSignal }), timeoutSeconds * 1000);
       return 'stopped';
     } catch (error) {
       const status = dockerStatus(error);
       if (status === 304) return 'stopped';
       if (status === 404) return 'missing';
-      throw translateDockerError(error, 'stop the container');
+      throw error;
     }
   }
 
   async remove(id: string): Promise<void> {
+    if ((await this.inspect(id)) === null) return;
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.call('remove the container', (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
     } catch (error) {
       const status = dockerStatus(error);
       if (status === 404) return;
       // 409 "removal already in progress" ends the same way.
-      if (status === 409 && /in progress/i.test(String((error as Error).message))) return;
-      throw translateDockerError(error, 'remove the container');
+      if (status === 409 && /in progress/i.test((error as Error).message)) return;
+      throw error;
     }
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {
-    const containers = await this.call('list containers', () =>
-      this.docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${this.instance}`] } }),
+    const containers = await this.call('list containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${this.instance}`] }, abortSignal }),
     );
     return containers.map(fromListing);
   }
 
+  /** What Docker says about one of our containers; null when it is gone or is not ours (no label of this installation). */
   async inspect(id: string): Promise<RuntimeContainer | null> {
     try {
-      return fromInspect(await this.docker.getContainer(id).inspect());
+      const info = await this.call('inspect the container', (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }));
+      return info.Config.Labels?.[INSTANCE_LABEL] === this.instance ? fromInspect(info) : null;
     } catch (error) {
       if (dockerStatus(error) === 404) return null;
-      throw translateDockerError(error, 'inspect the container');
+      throw error;
     }
   }
 
   async watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
-    const stream = (await this.call('follow events', () =>
-      this.docker.getEvents({
-        filters: { type: ['container'], label: [`${INSTANCE_LABEL}=${this.instance}`], event: WATCHED_EVENTS },
-        abortSignal: signal,
-      } as Parameters<Docker['getEvents']>[0]),
-    )) as NodeJS.ReadableStream & { destroy?: () => void };
+    // The stream lives until `signal` aborts; only opening it has a deadline.
+    const opening = new AbortController();
+    const stopOpening = () => opening.abort(signal.reason);
+    signal.addEventListener('abort', stopOpening, { once: true });
+    const deadline = setTimeout(() => opening.abort(new DeadlineError()), this.options.timeoutMs);
+    let stream: NodeJS.ReadableStream & { destroy?: () => void };
+    try {
+      stream = (await this.call('follow events', () =>
+        this.docker.getEvents({
+          filters: { type: ['container'], label: [`${INSTANCE_LABEL}=${this.instance}`], event: WATCHED_EVENTS },
+          abortSignal: opening.signal,
+        } as Parameters<Docker['getEvents']>[0]),
+      )) as NodeJS.ReadableStream & { destroy?: () => void };
+    } finally {
+      clearTimeout(deadline);
+      signal.removeEventListener('abort', stopOpening);
+    }
     const closed = new Promise<void>((resolve) => {
       const done = () => {
         signal.removeEventListener('abort', abort);
@@ -235,7 +265,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** The gateway of Docker's default bridge, where containers reach this host; undefined if unknown. */
   async bridgeGateway(): Promise<string | undefined> {
     try {
-      const network = await this.docker.getNetwork('bridge').inspect();
+      const network: unknown = await this.call('inspect the bridge', (abortSignal) => this.docker.getNetwork('bridge').inspect(withSignal(abortSignal)) as unknown as Promise<unknown>);
       const configs = (network as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config ?? [];
       const ipv4 = configs.find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'));
       return ipv4?.Gateway ?? (ipv4?.Subnet === undefined ? undefined : firstHost(ipv4.Subnet));
@@ -244,11 +274,76 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  /** Whether the engine answers a ping within the deadline (the request is dropped when it does not). */
+  async ping(timeoutMs = this.options.timeoutMs): Promise<boolean> {
     try {
-      return await fn();
-    } catch (error) {
-      throw translateDockerError(error, action);
+      await this.call('ping', (abortSignal) => this.docker.ping(withSignal(abortSignal)) as unknown as Promise<unknown>, 0, timeoutMs);
+      return true;
+    } catch {
+      return false;
     }
   }
+
+  private async inspectImage(reference: string): Promise<Docker.ImageInspectInfo | null> {
+    try {
+      return await this.call(`inspect image ${reference}`, (abortSignal) => this.docker.getImage(reference).inspect(withSignal(abortSignal)) as unknown as Promise<Docker.ImageInspectInfo>);
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * How every container runs: each exposed port on an ephemeral host port (of `publishAddress`), an init as
+   * PID 1 so that SIGTERM is honoured, the configured limits, and without NET_RAW, so that nobody on the shared
+   * bridge can forge packets (ARP spoofing another container's address, say).
+   */
+  private async hostConfig(image: string): Promise<Docker.HostConfig> {
+    const { limits, publishAddress } = this.options;
+    const config: Docker.HostConfig = {
+      Init: true,
+      RestartPolicy: { Name: 'no' },
+      CapDrop: ['NET_RAW'],
+      ...(limits.pids > 0 ? { PidsLimit: limits.pids } : {}),
+      ...(limits.memory > 0 ? { Memory: limits.memory, MemorySwap: limits.memory } : {}),
+      ...(limits.cpus > 0 ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
+    };
+    if (EVERY_ADDRESS.has(publishAddress)) return { ...config, PublishAllPorts: true };
+    // PublishAllPorts always binds every address: bind each exposed port to the one asked for instead.
+    const exposed = Object.keys((await this.inspectImage(image))?.Config?.ExposedPorts ?? {});
+    return { ...config, PortBindings: Object.fromEntries(exposed.map((port) => [port, [{ HostIp: publishAddress, HostPort: '' }]])) };
+  }
+
+  /**
+   * One engine call with a deadline (`timeoutMs`, plus `extraMs` for calls that wait on purpose); whatever it
+   * throws is translated, and a missed deadline counts as the engine being unavailable. The request is
+   * dropped at the deadline, so a hung engine holds no socket of ours.
+   */
+  private async call<T>(action: string, fn: (abortSignal: AbortSignal) => Promise<T>, extraMs = 0, timeoutMs = this.options.timeoutMs): Promise<T> {
+    const deadline = timeoutMs + extraMs;
+    try {
+      return await fn(AbortSignal.timeout(deadline));
+    } catch (error) {
+      throw translateDockerError(isAbort(error) ? new DeadlineError(deadline) : error, action);
+    }
+  }
+}
+
+/** The engine did not answer in time. */
+export class DeadlineError extends Error {
+  override name = 'DeadlineError';
+  readonly code = 'ETIMEDOUT';
+  constructor(ms?: number) {
+    super(ms === undefined ? 'The Docker engine did not answer in time' : `The Docker engine did not answer within ${ms / 1000} s`);
+  }
+}
+
+/** dockerode honours `abortSignal` on every call, though its typings do not say so on all of them. */
+function withSignal(abortSignal: AbortSignal): never {
+  return { abortSignal } as never;
+}
+
+function isAbort(error: unknown): boolean {
+  const name = (error as Error | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
 }

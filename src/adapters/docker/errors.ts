@@ -20,9 +20,10 @@ interface DockerishError {
   message?: string;
 }
 
-/** The status Docker answered with, if the error came from an answer at all. */
+/** The status Docker answered with, if the error came from an answer at all (also once translated). */
 export function dockerStatus(error: unknown): number | undefined {
-  const status = (error as DockerishError | null)?.statusCode;
+  const original = error instanceof DomainError ? error.cause : error;
+  const status = (original as DockerishError | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;
 }
 
@@ -30,6 +31,9 @@ export function dockerStatus(error: unknown): number | undefined {
 export function translateDockerError(error: unknown, action: string): DomainError {
   if (error instanceof DomainError) return error;
   const e = (error ?? {}) as DockerishError;
+  if (error instanceof Error && error.name === 'DeadlineError') {
+    return new DomainError('unavailable', 'docker_unavailable', `${error.message} (trying to ${action})`, { cause: error });
+  }
   if (e.code !== undefined && UNREACHABLE.has(e.code)) {
     return new DomainError('unavailable', 'docker_unavailable', 'The Docker engine is unreachable', { cause: error });
   }

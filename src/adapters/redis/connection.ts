@@ -17,6 +17,23 @@ export function createRedis(url: string, role: RedisRole): Redis {
   });
 }
 
+/**
+ * Resolves once the connection is ready, or after `timeoutMs` whatever its state: a process starts either
+ * way (the API then answers 503 until Redis comes), but does not turn its first requests away for nothing.
+ */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
+}
+
 const REDIS_DOWN = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|LOADING|MaxRetriesPerRequest|READONLY/i;
 
 /** Connection-level Redis failures → `unavailable`; anything else stays as it was. */

@@ -1,52 +1,62 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import expressBasicAuth from 'express-basic-auth';
 import type { LoginThrottle } from './login-throttle.js';
 
 export const REALM = 'spin-docker';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+const UNAUTHORIZED = { message: 'Wrong or missing credentials', code: 'unauthorized' };
+
 function tooMany(res: Response, retryAfterSeconds: number): void {
   res
     .status(429)
     .set('Retry-After', String(retryAfterSeconds))
-    .json({ message: `Too many failed logins from this address; try again in ${retryAfterSeconds} s`, code: 'too_many_failed_logins' });
+    .json({ message: `Too many failed logins; try again in ${retryAfterSeconds} s`, code: 'too_many_failed_logins' });
 }
 
 /**
- * HTTP Basic for user `admin`. Both sides are hashed first, so the comparison is constant-time whatever the
- * lengths. Failed logins (a request that carried credentials) go through the throttle, by client address.
+ * HTTP Basic for user `admin`, by express-basic-auth (its challenge and realm), with the throttle around it:
+ * a refused client gets 429 before its credentials are looked at; a wrong guess is counted, and its 401 held
+ * back or turned into a 429 by the throttle. A request without credentials is how every client starts (the
+ * challenge), so it does not count. Both sides are hashed before the comparison, so it takes the same time
+ * whatever the lengths.
  */
 export function basicAuth(password: string, throttle: LoginThrottle): RequestHandler {
   const expected = digest(`admin:${password}`);
-  return (req, res, next) => {
-    const address = req.ip ?? req.socket.remoteAddress ?? '';
-    const before = throttle.check(address);
+  const correct = (user: string, pass: string) => timingSafeEqual(digest(`${user}:${pass}`), expected);
+
+  return async (req, res, next) => {
+    const address = clientAddress(req);
+    const before = await throttle.check(address);
     if (before.kind === 'refuse') {
       tooMany(res, before.retryAfterSeconds);
       return;
     }
-    const header = req.headers.authorization;
-    const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header ?? '');
-    const given = match?.[1] === undefined ? '' : Buffer.from(match[1], 'base64').toString('utf8');
-    if (timingSafeEqual(digest(given), expected)) {
-      throttle.succeed(address);
-      next();
-      return;
-    }
-    const unauthorized = () =>
-      res
-        .status(401)
-        .set('WWW-Authenticate', `Basic realm="${REALM}"`)
-        .json({ message: 'Wrong or missing credentials', code: 'unauthorized' });
-    // No credentials at all is how every client starts (the challenge); only a wrong guess counts.
-    if (header === undefined) {
-      unauthorized();
-      return;
-    }
-    const verdict = throttle.fail(address);
-    if (verdict.kind === 'refuse') tooMany(res, verdict.retryAfterSeconds);
-    else if (verdict.delayMs === 0) unauthorized();
-    else setTimeout(unauthorized, verdict.delayMs);
+    const authenticate = expressBasicAuth({
+      challenge: true,
+      realm: REALM,
+      unauthorizedResponse: UNAUTHORIZED,
+      authorizeAsync: true,
+      authorizer: (user, pass, done) => {
+        if (correct(user, pass)) {
+          // Only a client with failures on record has anything to clear: no write on the common path.
+          if (before.failures === 0) done(null, true);
+          else throttle.succeed(address).then(() => done(null, true), next);
+          return;
+        }
+        throttle.fail(address).then((verdict) => {
+          if (verdict.kind === 'refuse') tooMany(res, verdict.retryAfterSeconds);
+          else if (verdict.delayMs === 0) done(null, false);
+          else setTimeout(() => done(null, false), verdict.delayMs);
+        }, next);
+      },
+    });
+    authenticate(req, res, next);
   };
+}
+
+function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? '';
 }

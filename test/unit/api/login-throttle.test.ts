@@ -1,52 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../../src/api/middleware/login-throttle.js';
+import { clientKey, failureDelay } from '../../../src/api/middleware/login-throttle.js';
 
-function throttleAt(start = 0) {
-  const clock = { t: start };
-  const throttle = new LoginThrottle({ maxFailures: 5, lockoutMs: 60_000, freeFailures: 2, delayStepMs: 100, maxDelayMs: 250, maxEntries: 3, now: () => clock.t });
-  return { throttle, clock };
-}
+describe('failureDelay', () => {
+  it('answers the first three failures at once, then 250 ms more each time, up to 2 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 11, 50].map((n) => failureDelay(n))).toEqual([0, 0, 0, 250, 500, 750, 2000, 2000]);
+  });
+});
 
-describe('LoginThrottle', () => {
-  it('answers the first failures at once, then slower, then refuses the address for the lockout', () => {
-    const { throttle, clock } = throttleAt();
-    const verdicts = [1, 2, 3, 4, 5].map(() => throttle.fail('10.0.0.1'));
-    expect(verdicts).toEqual([
-      { kind: 'allow', delayMs: 0 },
-      { kind: 'allow', delayMs: 0 },
-      { kind: 'allow', delayMs: 100 },
-      { kind: 'allow', delayMs: 200 },
-      { kind: 'refuse', retryAfterSeconds: 60 },
-    ]);
-    clock.t = 59_500;
-    expect(throttle.check('10.0.0.1')).toEqual({ kind: 'refuse', retryAfterSeconds: 1 });
-    clock.t = 60_001;
-    expect(throttle.check('10.0.0.1')).toEqual({ kind: 'allow', delayMs: 0 });
+describe('clientKey', () => {
+  it('keeps IPv4 addresses as they are, also when IPv4-mapped', () => {
+    expect(clientKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(clientKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
   });
 
-  it('never touches other addresses', () => {
-    const { throttle } = throttleAt();
-    for (let i = 0; i < 5; i += 1) throttle.fail('10.0.0.1');
-    expect(throttle.check('10.0.0.1').kind).toBe('refuse');
-    expect(throttle.check('10.0.0.2')).toEqual({ kind: 'allow', delayMs: 0 });
+  it('counts an IPv6 address by its /64, however it is written', () => {
+    const key = clientKey('2001:db8:1:2::1');
+    expect(key).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:fffe')).toBe(key);
+    expect(clientKey('2001:db8:1:2:0:0:0:9%eth0')).toBe(key);
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(key);
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('fe80::1:2:3.4.5.6')).toBe('fe80:0:0:0::/64');
   });
 
-  it('forgets failures on success and once they are older than the lockout', () => {
-    const { throttle, clock } = throttleAt();
-    for (let i = 0; i < 4; i += 1) throttle.fail('a');
-    throttle.succeed('a');
-    expect(throttle.fail('a')).toEqual({ kind: 'allow', delayMs: 0 });
-    for (let i = 0; i < 3; i += 1) throttle.fail('b');
-    clock.t = 61_000;
-    expect(throttle.fail('b')).toEqual({ kind: 'allow', delayMs: 0 });
-  });
-
-  it('caps the delay and the number of addresses it remembers', () => {
-    const { throttle } = throttleAt();
-    for (let i = 0; i < 3; i += 1) throttle.fail('a');
-    expect(throttle.fail('a')).toEqual({ kind: 'allow', delayMs: 200 });
-    for (const address of ['b', 'c', 'd', 'e']) throttle.fail(address);
-    expect(throttle.size).toBe(3);
-    expect(throttle.fail('a')).toEqual({ kind: 'allow', delayMs: 0 });
+  it('leaves anything else alone', () => {
+    expect(clientKey('')).toBe('');
+    expect(clientKey('not-an-address')).toBe('not-an-address');
   });
 });
