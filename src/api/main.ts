@@ -1,43 +1,64 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfig } from '../config/env.js';
-import { buildDeps } from '../lifecycle/deps.js';
+import { buildDeps, type Deps } from '../lifecycle/deps.js';
 import { createLogger } from '../lifecycle/logger.js';
 import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
 import { buildApp } from './app.js';
 
+/** The address could not be had: the process must say so and fail, so that its supervisor sees it. */
+class ListenError extends Error {}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-api');
-  const deps = await buildDeps(config, logger, { role: 'api' });
-  const app = buildApp(deps);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
-  });
-  // Idle keep-alive sockets must not hold the shutdown up; in-flight requests still finish.
-  server.keepAliveTimeout = 5_000;
-  logger.info({ host: config.host, port: config.port, instance: config.instance }, 'API listening');
-
+  let deps: Deps | undefined;
+  let server: Server | undefined;
+  // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
       {
         name: 'stop accepting and drain requests',
         run: () =>
           new Promise<void>((resolve) => {
+            if (server?.listening !== true) return resolve();
             server.close(() => resolve());
             server.closeIdleConnections();
           }),
       },
-      { name: 'close queues and Redis', run: () => deps.close() },
+      { name: 'close queues and Redis', run: async () => deps?.close() },
     ],
     logger,
     15_000,
     () => process.exit(1),
   );
   onSignals(shutdown, (code) => process.exit(code));
+
+  deps = await buildDeps(config, logger, { role: 'api' });
+  server = createServer(buildApp(deps));
+  // Idle keep-alive sockets must not hold the shutdown up; in-flight requests still finish.
+  server.keepAliveTimeout = 5_000;
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await deps.close();
+    throw error;
+  }
+  logger.info({ host: config.host, port: config.port, instance: config.instance }, 'API listening');
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : String((error as Error)?.stack ?? error)}\n`);
+  const known = error instanceof ConfigError || error instanceof ListenError;
+  process.stderr.write(`${known ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`);
   process.exit(1);
 });

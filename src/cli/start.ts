@@ -9,7 +9,10 @@ import { createLogger, type Logger } from '../lifecycle/logger.js';
 /**
  * `npm start`: runs the API and the worker, and, when REDIS_URL is unset, a private redis-server with
  * append-only persistence in SD_DATA_DIR/redis. If any of them dies, the rest are stopped too, so that a
- * supervisor (systemd, Docker) sees the failure; SIGTERM/SIGINT stop everything in order.
+ * supervisor (systemd, Docker) sees the failure; SIGTERM/SIGINT (Ctrl-C) stop everything in order: the API
+ * drains its requests, then the worker finishes its jobs, then Redis, which both were still writing to.
+ * The children run in process groups of their own, so that Ctrl-C in a terminal (sent to the whole
+ * foreground group) reaches only this process, which then stops them one after the other.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -39,7 +42,7 @@ function startRedis(config: Config, logger: Logger): ChildProcess {
   return spawn(
     'redis-server',
     ['--port', String(config.embeddedRedisPort), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
   );
 }
 
@@ -52,11 +55,15 @@ async function main(): Promise<void> {
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    // The API and the worker first (in parallel), Redis last so that they can finish their writes.
-    const apps = children.filter((c) => c.name !== 'redis');
-    await Promise.all(apps.map(({ child }) => terminate(child)));
-    await Promise.all(children.filter((c) => c.name === 'redis').map(({ child }) => terminate(child)));
-    process.exit(code);
+    let failed = false;
+    for (const name of STOP_ORDER) {
+      for (const { child } of children.filter((c) => c.name === name)) {
+        const { exitCode, signal } = await terminate(child);
+        logger.info({ process: name, exitCode, signal }, 'process stopped');
+        if (exitCode !== 0) failed = true;
+      }
+    }
+    process.exit(code !== 0 || failed ? 1 : 0);
   };
 
   const watch = (name: string, child: ChildProcess) => {
@@ -75,18 +82,27 @@ async function main(): Promise<void> {
     env.REDIS_URL = config.redisUrl;
   }
   for (const name of ['api', 'worker'] as const) {
-    watch(name, spawn(process.execPath, [join(here, '..', name, 'main.js')], { env, stdio: 'inherit' }));
+    watch(name, spawn(process.execPath, [join(here, '..', name, 'main.js')], { env, stdio: 'inherit', detached: true }));
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stopAll(0));
 }
 
-function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+/** The API first (it stops taking requests), then the worker (it finishes its jobs), Redis last. */
+const STOP_ORDER = ['api', 'worker', 'redis'] as const;
+
+interface Ended {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** SIGTERM, then SIGKILL if it is still there after 40 s. */
+function terminate(child: ChildProcess): Promise<Ended> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ exitCode: child.exitCode, signal: child.signalCode });
   return new Promise((done) => {
     const force = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.once('exit', () => {
+    child.once('exit', (exitCode, signal) => {
       clearTimeout(force);
-      done();
+      done({ exitCode, signal });
     });
     child.kill('SIGTERM');
   });

@@ -64,8 +64,17 @@ export interface ContainerStore {
   list(): Promise<ContainerRecord[]>;
   /** The same, with the version they are at, read atomically. */
   listAt(): Promise<VersionedRecords>;
-  /** A number that grows with every write to any record (insert, transition, removal, check-in). */
+  /**
+   * A number that grows with every write to any record (insert, transition, removal, check-in), for as long
+   * as the store keeps its writes: see `onReset`.
+   */
   version(): Promise<number>;
+  /**
+   * Calls `listener` whenever the store may have lost or rolled back writes (after a reconnect: a restart that
+   * lost its last second, a restored backup, a fresh volume), so that nothing derived from an earlier
+   * version is trusted any more.
+   */
+  onReset(listener: () => void): void;
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult>;
   /** Deletes a record and its address entry; true when it existed. */
   remove(id: string): Promise<boolean>;

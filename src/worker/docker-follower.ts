@@ -40,8 +40,8 @@ export function followDocker({ runtime, service, logger, maxRetryMs = 10_000 }: 
       try {
         // Open the stream first, then reconcile: nothing can happen unseen between the two.
         const { closed } = await runtime.watch((id) => perContainer.push(id), round.signal);
-        const corrected = await service.audit();
-        logger.info({ records: corrected.length }, 'following Docker events; records reconciled');
+        const { records, failures } = await service.audit();
+        logger.info({ records: records.length, failures }, 'following Docker events; records reconciled');
         delay = 500;
         markReady();
         await closed;

@@ -1,26 +1,29 @@
 import { ConfigError, loadConfig } from '../config/env.js';
-import { buildDeps } from '../lifecycle/deps.js';
+import { buildDeps, type Deps } from '../lifecycle/deps.js';
 import { createLogger } from '../lifecycle/logger.js';
 import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
-import { runWorker } from './runner.js';
+import { runWorker, type RunningWorker } from './runner.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-worker');
-  const deps = await buildDeps(config, logger, { role: 'worker' });
-  const worker = await runWorker(deps);
-  logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
-
+  let deps: Deps | undefined;
+  let worker: RunningWorker | undefined;
+  // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
-      { name: 'finish jobs in hand', run: () => worker.close() },
-      { name: 'close queues and Redis', run: () => deps.close() },
+      { name: 'finish jobs in hand', run: async () => worker?.close() },
+      { name: 'close queues and Redis', run: async () => deps?.close() },
     ],
     logger,
-    Math.max(30_000, (config.stopTimeout + 20) * 1000),
+    Math.max(30_000, (config.stopTimeout + config.dockerTimeout + 20) * 1000),
     () => process.exit(1),
   );
   onSignals(shutdown, (code) => process.exit(code));
+
+  deps = await buildDeps(config, logger, { role: 'worker' });
+  worker = runWorker(deps);
+  logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
 }
 
 main().catch((error: unknown) => {

@@ -1,10 +1,11 @@
 import type { Deps } from '../lifecycle/deps.js';
 import { startHeartbeat } from '../lifecycle/health.js';
 import { followDocker } from './docker-follower.js';
+import { every } from './periodic.js';
 import { startWorkers } from './workers.js';
 
 export interface RunningWorker {
-  /** Settles once Docker has been reconciled for the first time (or found unreachable). */
+  /** Settles once Docker has been reconciled and pending work resumed for the first time (or found unreachable). */
   readonly ready: Promise<void>;
   /** Stops taking work, lets the jobs in hand finish and stops following Docker; leaves `deps` open. */
   close(): Promise<void>;
@@ -14,7 +15,7 @@ export interface RunningWorker {
  * Everything the worker process does, on `deps` (role worker): the BullMQ workers, the Docker event
  * follower, and a periodic pass that reconciles every record with Docker and re-queues unfinished work.
  */
-export async function runWorker(deps: Deps): Promise<RunningWorker> {
+export function runWorker(deps: Deps): RunningWorker {
   const { config, logger, service } = deps;
   const workers = startWorkers({
     redis: deps.redis,
@@ -26,25 +27,23 @@ export async function runWorker(deps: Deps): Promise<RunningWorker> {
   const follower = followDocker({ runtime: deps.runtime, service, logger });
   const stopHeartbeat = startHeartbeat(deps.redis, deps.prefix);
 
-  const pass = async (everything: boolean) => {
-    try {
-      const counts = await service.resumePending({ everything });
+  // The first pass (at start-up) re-queues every pending check; later ones only what is overdue, then audit.
+  const passes = every(
+    config.reconcileInterval * 1000,
+    async (first) => {
+      const counts = await service.resumePending({ everything: first });
       logger.info(counts, 'pending work resumed');
-      if (!everything) await service.audit();
-    } catch (error) {
-      logger.warn({ err: error }, 'periodic pass failed; will try again');
-    }
-  };
-  await pass(true);
-  const timer = setInterval(() => void pass(false), config.reconcileInterval * 1000);
+      if (!first) await service.audit();
+    },
+    (error) => logger.warn({ err: error }, 'periodic pass failed; will try again'),
+  );
 
   return {
-    ready: follower.ready,
+    ready: Promise.all([follower.ready, passes.first]).then(() => undefined),
     async close() {
-      clearInterval(timer);
       stopHeartbeat();
-      // Worker.close() waits for the jobs in hand to finish.
-      await Promise.all([...workers.map((w) => w.close()), follower.close()]);
+      // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
+      await Promise.all([passes.stop(), ...workers.map((w) => w.close()), follower.close()]);
     },
   };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_IMAGE, makeHostImage } from '../support/host.js';
 import { waitUntil } from '../support/wait.js';
 import { freePort } from '../support/net.js';
 
@@ -14,7 +15,6 @@ import { freePort } from '../support/net.js';
  * npm, Redis from Debian's package. The stack is then built and run exactly as docker-compose.yml says.
  */
 const run = promisify(execFile);
-const HOST_IMAGE = 'spin-docker-test/debian12-host:latest';
 const NODE_IMAGE = 'spin-docker-test/node:20';
 const REDIS_IMAGE = 'spin-docker-test/redis:7';
 const suffix = randomBytes(3).toString('hex');
@@ -62,7 +62,7 @@ const containerOf = async (service: string) => (await compose('ps', '-q', servic
 const health = async (service: string) => (await run('docker', ['inspect', '-f', '{{.State.Health.Status}}', await containerOf(service)])).stdout.trim();
 
 beforeAll(async () => {
-  await run('bash', ['test/deploy/make-host-image.sh', HOST_IMAGE]);
+  await makeHostImage();
   await run('bash', ['images/build.sh', 'demo']);
   port = await freePort();
   await buildImage(

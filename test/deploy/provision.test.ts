@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootHost, makeHostImage, removeHost } from '../support/host.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -15,7 +16,6 @@ import { waitUntil } from '../support/wait.js';
  * `npm run test:deploy`; minutes, mostly apt and npm inside the host.
  */
 const run = promisify(execFile);
-const HOST_IMAGE = 'spin-docker-test/debian12-host:latest';
 const suffix = randomBytes(3).toString('hex');
 const host = `sd-deploy-${suffix}`;
 const dockerVolume = `sd-deploy-docker-${suffix}`;
@@ -102,25 +102,12 @@ function banner(port: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await run('bash', ['test/deploy/make-host-image.sh', HOST_IMAGE], { maxBuffer: 16 * 1024 * 1024 });
-  // systemd as PID 1 with its own Docker engine inside: every capability but one this machine lacks, the
-  // host's cgroup tree, tmpfs for /run, and a volume under /var/lib/docker for overlay2.
-  await run('docker', [
-    'run', '-d', '--name', host, '--stop-signal', 'SIGRTMIN+3', '--hostname', 'spin-docker-host', '--label', 'io.spin-docker.test=deploy',
-    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-    '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
-    '-v', `${dockerVolume}:/var/lib/docker`, HOST_IMAGE,
-  ]);
-  await waitUntil('systemd to boot', async () => {
-    const state = await run('docker', ['exec', host, 'systemctl', 'is-system-running']).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
-    return /running|degraded/.test(state) ? state : undefined;
-  }, 90_000);
-  address = (await run('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', host])).stdout.trim();
+  await makeHostImage();
+  address = await bootHost(host, dockerVolume);
 }, 600_000);
 
 afterAll(async () => {
-  await run('docker', ['rm', '-f', '-v', host]).catch(() => undefined);
-  await run('docker', ['volume', 'rm', '-f', dockerVolume]).catch(() => undefined);
+  await removeHost(host, dockerVolume);
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -28,8 +28,10 @@ describe('npm start (dist/cli/start.js)', () => {
   let child: ChildProcess;
   let output = '';
 
-  const start = async () => {
+  /** `detached`: the process leads a process group of its own, as a shell's foreground job does. */
+  const start = async (extra: Record<string, string> = {}) => {
     child = spawn(process.execPath, ['dist/cli/start.js'], {
+      detached: true,
       env: {
         PATH: process.env.PATH,
         SD_PORT: String(port),
@@ -38,6 +40,7 @@ describe('npm start (dist/cli/start.js)', () => {
         SD_INSTANCE: instance,
         SD_DATA_DIR: dataDir,
         SD_EMBEDDED_REDIS_PORT: String(await freePort()),
+        ...extra,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -87,5 +90,30 @@ describe('npm start (dist/cli/start.js)', () => {
     const again = await http().get(`/v1/containers/${id}`).auth('admin', 'pw');
     expect(again.status).toBe(200);
     expect(again.body.status).toBe('stopped');
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) stops the API, then the worker once its job is done, then Redis', async () => {
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    output = '';
+    await start({ SD_STOP_TIMEOUT: '3' });
+    const http = () => supertest(`http://127.0.0.1:${port}`);
+    // The stubborn image ignores SIGTERM: its stop keeps the worker busy for the whole stop timeout.
+    const created = await http().post('/v1/containers').auth('admin', 'pw').send({ image: TEST_IMAGES.stubborn });
+    const id = created.body.container_id as string;
+    expect((await http().patch(`/v1/containers/${id}`).auth('admin', 'pw').send({ status: 'stopped' })).body.status).toBe('stopping');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    // What a terminal does on Ctrl-C: the signal goes to every process of the foreground group.
+    process.kill(-(child.pid as number), 'SIGINT');
+    expect(await exited(child)).toBe(0);
+    const stopped = [...output.matchAll(/"process":"(\w+)","exitCode":(\w+)[^\n]*"msg":"process stopped"/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(stopped).toEqual(['api 0', 'worker 0', 'redis 0']);
+
+    // The stop the worker had in hand was finished and written before Redis went down.
+    output = '';
+    await start();
+    expect((await http().get(`/v1/containers/${id}`).auth('admin', 'pw')).body.status).toBe('stopped');
+    expect((await docker.getContainer(id).inspect()).State.Running).toBe(false);
   });
 });

@@ -56,7 +56,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   });
   server.on('request', buildApp(api));
   // Without a worker (options.worker false) nothing follows Docker, so the API's own audit can be observed.
-  const running: RunningWorker | undefined = options.worker === false ? undefined : await runWorker(worker);
+  const running: RunningWorker | undefined = options.worker === false ? undefined : runWorker(worker);
   await running?.ready;
 
   return {

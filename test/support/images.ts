@@ -10,4 +10,6 @@ export const TEST_IMAGES = {
   broken: 'spin-docker-test/broken',
   /** Ignores SIGTERM (no init of its own), so a stop takes the whole stop timeout. */
   stubborn: 'spin-docker-test/stubborn',
+  /** Exposes a port, but its command exits at once. */
+  exits: 'spin-docker-test/exits',
 } as const;

@@ -131,3 +131,41 @@ export class DockerProxy {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A Docker engine that hangs: a unix socket that accepts every connection and never answers. Counts the
+ * connections still open, so that a test can tell whether a client drops what it gave up on.
+ */
+export class HungEngine {
+  private readonly sockets = new Set<Socket>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sd-hung-'));
+  readonly path = join(this.dir, 'docker.sock');
+  private server: Server | undefined;
+
+  get dockerHost(): string {
+    return `unix://${this.path}`;
+  }
+
+  /** Connections accepted and not yet closed by the client. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('close', () => this.sockets.delete(socket));
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(this.path, resolve));
+    this.server = server;
+  }
+
+  async destroy(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -265,7 +265,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** The gateway of Docker's default bridge, where containers reach this host; undefined if unknown. */
   async bridgeGateway(): Promise<string | undefined> {
     try {
-      const network: unknown = await this.call('inspect the bridge', (abortSignal) => this.docker.getNetwork('bridge').inspect(withSignal(abortSignal)) as unknown as Promise<unknown>);
+      const network = await this.call('inspect the bridge', (abortSignal) => this.get<unknown>('/networks/bridge', 'network', abortSignal));
       const configs = (network as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config ?? [];
       const ipv4 = configs.find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'));
       return ipv4?.Gateway ?? (ipv4?.Subnet === undefined ? undefined : firstHost(ipv4.Subnet));
@@ -286,7 +286,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   private async inspectImage(reference: string): Promise<Docker.ImageInspectInfo | null> {
     try {
-      return await this.call(`inspect image ${reference}`, (abortSignal) => this.docker.getImage(reference).inspect(withSignal(abortSignal)) as unknown as Promise<Docker.ImageInspectInfo>);
+      return await this.call(`inspect image ${reference}`, (abortSignal) => this.get<Docker.ImageInspectInfo>(`/images/${reference}/json`, 'image', abortSignal));
     } catch (error) {
       if (dockerStatus(error) === 404) return null;
       throw error;
@@ -314,6 +314,16 @@ export class DockerRuntime implements ContainerRuntime {
     return { ...config, PortBindings: Object.fromEntries(exposed.map((port) => [port, [{ HostIp: publishAddress, HostPort: '' }]])) };
   }
 
+  /** A GET of the Engine API with a signal (dockerode does not pass one on for image and network inspects). */
+  private get<T>(path: string, what: string, abortSignal: AbortSignal): Promise<T> {
+    const modem = this.docker.modem as { dial(options: object, callback: (error: unknown, data: unknown) => void): void };
+    return new Promise((resolve, reject) => {
+      modem.dial({ path, method: 'GET', abortSignal, statusCodes: { 200: true, 404: `no such ${what}`, 500: 'server error' } }, (error, data) =>
+        error ? reject(error as Error) : resolve(data as T),
+      );
+    });
+  }
+
   /**
    * One engine call with a deadline (`timeoutMs`, plus `extraMs` for calls that wait on purpose); whatever it
    * throws is translated, and a missed deadline counts as the engine being unavailable. The request is
@@ -321,8 +331,13 @@ export class DockerRuntime implements ContainerRuntime {
    */
   private async call<T>(action: string, fn: (abortSignal: AbortSignal) => Promise<T>, extraMs = 0, timeoutMs = this.options.timeoutMs): Promise<T> {
     const deadline = timeoutMs + extraMs;
+    const signal = AbortSignal.timeout(deadline);
+    // Should a call ever ignore its signal, the caller is still answered at the deadline.
+    const late = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new DeadlineError(deadline)), { once: true }));
+    // The timer fires whether or not the call is done by then; that late rejection is nobody's business.
+    late.catch(() => undefined);
     try {
-      return await fn(AbortSignal.timeout(deadline));
+      return await Promise.race([fn(signal), late]);
     } catch (error) {
       throw translateDockerError(isAbort(error) ? new DeadlineError(deadline) : error, action);
     }

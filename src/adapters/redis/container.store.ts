@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/containers/record.js';
 import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
+import { DomainError } from '../../domain/errors.js';
 import { redisCall } from './connection.js';
 import { CHECK_IN, INSERT, LIST, REMOVE, TRANSITION } from './scripts.js';
 
@@ -76,10 +77,15 @@ function patchFields(patch: RecordPatch): string[] {
   return fields;
 }
 
+/** A stored record that does not read back is the server's fault (a bug, a hand edit), never the client's. */
 function fromPairs(pairs: string[]): ContainerRecord {
   const hash: Record<string, string> = {};
   for (let i = 0; i + 1 < pairs.length; i += 2) hash[pairs[i] as string] = pairs[i + 1] as string;
-  return recordHash.parse(hash);
+  try {
+    return recordHash.parse(hash);
+  } catch (error) {
+    throw new DomainError('internal', 'corrupt_record', `The stored record of container ${hash.container_id ?? '(no id)'} cannot be read`, { cause: error });
+  }
 }
 
 type ScriptRedis = Redis & {
@@ -155,6 +161,11 @@ export class RedisContainerStore implements ContainerStore {
       const [version, ...rows] = await this.redis.sdList(this.keys.ids, this.keys.version, this.keys.recordPrefix);
       return { version: Number(version), records: rows.filter((pairs) => pairs.length > 0).map(fromPairs) };
     });
+  }
+
+  /** Every (re)connection may find another data set than the last one saw (see the port). */
+  onReset(listener: () => void): void {
+    this.redis.on('ready', listener);
   }
 
   version(): Promise<number> {

@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ZodError } from 'zod';
 import { isDomainError, type ErrorKind } from '../../domain/errors.js';
 import type { Logger } from '../../lifecycle/logger.js';
 import { requestLogger } from './request-log.js';
@@ -60,10 +59,6 @@ export function errorHandler(logger: Logger, options: { exposeDetails: boolean }
       const e = (parserError ?? error) as HttpError;
       status = e.status;
       body = { message: e.message, code: e.code };
-    } else if (error instanceof ZodError) {
-      status = 400;
-      const issue = error.issues[0];
-      body = { message: issue?.message ?? 'Invalid request', code: issue?.code === 'unrecognized_keys' ? 'option_not_allowed' : 'invalid_request' };
     } else if (isDomainError(error)) {
       status = STATUS[error.kind];
       const hide = error.kind === 'internal' && !options.exposeDetails;

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
-import type { z } from 'zod';
+import { ZodError, type z } from 'zod';
+import { HttpError } from './errors.js';
 
 /**
  * Every field may come in the query string, a form body or a JSON body (API.md, "Request bodies");
@@ -11,7 +12,21 @@ export function fields(req: Request): Record<string, unknown> {
   return { ...(req.query as Record<string, unknown>), ...fromBody };
 }
 
-/** Parses a request's fields with a schema; a ZodError becomes a 400 in the error handler. */
+/**
+ * Parses what a client sent with a schema. Its mistakes become a 400 here, at the edge, so that a ZodError
+ * from anywhere else (a stored record, a job) is never mistaken for the client's fault.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  try {
+    return schema.parse(input);
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    const issue = error.issues[0];
+    throw new HttpError(400, issue?.code === 'unrecognized_keys' ? 'option_not_allowed' : 'invalid_request', issue?.message ?? 'Invalid request');
+  }
+}
+
+/** Parses a request's fields (query, form or JSON) with a schema. */
 export function parseFields<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
-  return schema.parse(fields(req));
+  return parseInput(schema, fields(req));
 }

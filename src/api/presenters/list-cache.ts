@@ -4,6 +4,8 @@ import { presentContainer } from './container.presenter.js';
 export interface ListSource {
   listAt(): Promise<VersionedRecords>;
   version(): Promise<number>;
+  /** Called when versions may have gone back (the store lost writes): every rendering is dropped then. */
+  onStoreReset(listener: () => void): void;
 }
 
 interface Rendered {
@@ -20,12 +22,20 @@ interface Rendered {
 export function createListCache(source: ListSource) {
   let latest: Rendered | undefined;
   let building: Promise<Rendered> | undefined;
+  /** Bumped when the store may have gone back: a rendering begun before then is never kept. */
+  let epoch = 0;
+  source.onStoreReset(() => {
+    epoch += 1;
+    latest = undefined;
+    building = undefined;
+  });
 
   function render(): Promise<Rendered> {
+    const startedIn = epoch;
     const started = (async () => {
       const { version, records } = await source.listAt();
       const rendered = { version, body: Buffer.from(JSON.stringify(records.map(presentContainer))) };
-      if (latest === undefined || rendered.version > latest.version) latest = rendered;
+      if (startedIn === epoch && (latest === undefined || rendered.version > latest.version)) latest = rendered;
       return rendered;
     })().finally(() => {
       if (building === started) building = undefined;

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { ContainerService } from '../../domain/containers/containers.service.js';
-import { methodNotAllowed } from '../middleware/errors.js';
+import { HttpError, methodNotAllowed } from '../middleware/errors.js';
 import { parseFields } from '../middleware/validate.js';
 import { bearerToken, checkinSchema } from './checkin.schemas.js';
 
@@ -28,6 +28,10 @@ export function checkinRoutes(service: ContainerService): Router {
   router
     .route('/')
     .post(async (req, res) => {
+      // A secret in the URL ends up in every access log on the way: the header or the body only.
+      if ((req.query as Record<string, unknown>).token !== undefined) {
+        throw new HttpError(400, 'token_in_query', 'Send the check-in token as Authorization: Bearer <token> or in the body, never in the query string');
+      }
       const { active, token } = parseFields(checkinSchema, req);
       await service.checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
       res.json({ message: 'Checked in', active: String(active) });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, forbidden, notFound, unavailable } from '../errors.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
 import { planAudit, type AuditAction } from './audit.js';
 import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
@@ -36,6 +36,12 @@ export interface ContainerServiceDeps {
 }
 
 export type CheckOutcome = 'disabled' | 'stale' | 'rescheduled' | 'stopping';
+
+export interface AuditReport {
+  readonly records: ContainerRecord[];
+  /** Corrections that could not be made (each is logged). */
+  readonly failures: number;
+}
 
 /** Tokens are stored only as their SHA-256, so that the store never holds a usable secret. */
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -76,16 +82,18 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     }
   }
 
-  /** The fields of a freshly started run. */
+  /**
+   * The fields of a freshly started run. A command that exits at once leaves a stopped container by the time
+   * Docker is asked: say so rather than "running" with no ports.
+   */
   function startedRun(record: Pick<ContainerRecord, 'run'>, actual: RuntimeContainer, now: number) {
+    const run = { run: record.run + 1, active: 0, checkinAt: null, strikes: 0 };
+    if (!actual.running) return { ...run, status: 'stopped' as const, ports: {}, ip: '', nextCheckAt: null };
     return {
+      ...run,
       status: 'running' as const,
-      run: record.run + 1,
       ports: actual.ports,
       ip: actual.ip,
-      active: 0,
-      checkinAt: null,
-      strikes: 0,
       nextCheckAt: settings.disableTimeouts ? null : firstCheckAt(now, settings.initialTimeoutInterval),
     };
   }
@@ -97,15 +105,13 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     const actual = await runtime.run({ image, env });
     const now = clock.now();
-    const run = startedRun({ run: 0 }, actual, now);
     const record: ContainerRecord = {
       id: actual.id,
       name: actual.name,
       image,
       createdAt: now,
       tokenHash: hashToken(token),
-      // A command that exits at once leaves a stopped container: say so rather than "running".
-      ...(actual.running ? run : { ...run, status: 'stopped', nextCheckAt: null }),
+      ...startedRun({ run: 0 }, actual, now),
     };
     try {
       await store.insert(record);
@@ -176,17 +182,20 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     await queue.enqueueDelete(id);
   }
 
-  /** Worker: finishes a stop. Idempotent: anything but a `stopping` record is left alone. */
-  async function completeStop(id: string): Promise<void> {
+  /**
+   * Worker: finishes the stop of run `run`. Idempotent, and bound to its run: a record that is not `stopping`
+   * that run (stopped by an event, started again, and being stopped anew) is the business of a later job.
+   */
+  async function completeStop(id: string, run: number): Promise<void> {
     const record = await store.get(id);
-    if (record === null || record.status !== 'stopping') return;
+    if (record === null || record.status !== 'stopping' || record.run !== run) return;
     const outcome = await runtime.stop(id, settings.stopTimeout);
     if (outcome === 'missing') {
       await store.remove(id);
       logger.info({ containerId: id }, 'container vanished from Docker; record forgotten');
       return;
     }
-    await store.transition(id, { from: ['stopping'] }, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null });
+    await store.transition(id, { from: ['stopping'], run }, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null });
   }
 
   /** Worker: finishes a delete. Idempotent: a record already gone is fine. */
@@ -248,15 +257,33 @@ export function createContainerService({ runtime, store, queue, clock, settings,
   }
 
   /**
-   * Re-reads every managed container from Docker (one listing), corrects the records and removes orphans
-   * older than the grace period; returns the corrected list.
+   * Applies every correction, each on its own: one that fails (the engine refusing one removal, say) is
+   * logged and counted, and the rest are still made.
    */
-  async function audit(): Promise<ContainerRecord[]> {
+  async function correctAll(actions: readonly AuditAction[]): Promise<number> {
+    let failures = 0;
+    for (const action of actions) {
+      try {
+        await correct(action);
+      } catch (error) {
+        failures += 1;
+        const containerId = action.kind === 'remove_orphan' ? action.actual.id : action.record.id;
+        logger.warn({ err: error, containerId, correction: action.kind }, 'could not correct a record; the next pass will try again');
+      }
+    }
+    return failures;
+  }
+
+  /**
+   * Re-reads every managed container from Docker (one listing), corrects the records and removes orphans
+   * older than the grace period; returns the corrected list and how many corrections failed.
+   */
+  async function audit(): Promise<AuditReport> {
     const records = await store.list();
     const actual = await runtime.listManaged();
     const actions = planAudit(records, actual, { orphansCreatedBefore: clock.now() - settings.orphanGrace * 1000 });
-    for (const action of actions) await correct(action);
-    return actions.length === 0 ? records : store.list();
+    const failures = await correctAll(actions);
+    return { records: actions.length === 0 ? records : await store.list(), failures };
   }
 
   /** Brings one record in line with Docker (after an engine event). A container without a record is left to audit(). */
@@ -264,7 +291,8 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     const record = await store.get(id);
     if (record === null) return;
     const actual = await runtime.inspect(id);
-    for (const action of planAudit([record], actual === null ? [] : [actual])) await correct(action);
+    const failures = await correctAll(planAudit([record], actual === null ? [] : [actual]));
+    if (failures > 0) throw unavailable('reconcile_failed', `Container ${id} could not be brought in line with Docker`);
   }
 
   /**
@@ -313,10 +341,11 @@ export function createContainerService({ runtime, store, queue, clock, settings,
 
   return {
     listImages: () => runtime.listImages(),
-    list: (options: { audit: boolean }) => (options.audit ? audit() : store.list()),
+    list: () => store.list(),
     /** Every record with the version it is at; with `version()`, lets a reader reuse what it built last. */
     listAt: () => store.listAt(),
     version: () => store.version(),
+    onStoreReset: (listener: () => void) => store.onReset(listener),
     get,
     create,
     changeStatus,

@@ -6,8 +6,10 @@ import type { ContainerService } from '../../domain/containers/containers.servic
 export function lifecycleProcessor(service: ContainerService) {
   return async (job: Job): Promise<void> => {
     switch (job.name) {
-      case JOBS.stop:
-        return service.completeStop(stopPayload.parse(job.data).id);
+      case JOBS.stop: {
+        const { id, run } = stopPayload.parse(job.data);
+        return service.completeStop(id, run);
+      }
       case JOBS.delete:
         return service.completeDelete(deletePayload.parse(job.data).id);
       default:

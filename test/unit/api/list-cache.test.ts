@@ -11,7 +11,9 @@ const record = (id: string): ContainerRecord => ({
 function fakeSource() {
   const state = { version: 1, ids: ['a'], lists: 0 };
   let hold: Promise<void> | undefined;
+  const resets: (() => void)[] = [];
   const source: ListSource = {
+    onStoreReset: (listener) => resets.push(listener),
     version: async () => state.version,
     listAt: async () => {
       state.lists += 1;
@@ -28,7 +30,8 @@ function fakeSource() {
       release();
     };
   };
-  return { state, source, holdLists };
+  const reset = () => resets.forEach((listener) => listener());
+  return { state, source, holdLists, reset };
 }
 
 const ids = (body: Buffer) => (JSON.parse(body.toString()) as { container_id: string }[]).map((c) => c.container_id);
@@ -71,5 +74,18 @@ describe('createListCache', () => {
     release();
     expect(ids(await early)).toEqual(['a']);
     expect(ids(await late)).toEqual(['a', 'b']);
+  });
+
+  it('drops its renderings when the store went back (lost writes, a restored backup), even to an older version', async () => {
+    const { state, source, reset } = fakeSource();
+    const body = createListCache(source);
+    state.version = 7;
+    state.ids = ['a', 'b'];
+    expect(ids(await body())).toEqual(['a', 'b']);
+    // Redis comes back from an older snapshot: version 5, and b never existed there.
+    state.version = 5;
+    state.ids = ['a'];
+    reset();
+    expect(ids(await body())).toEqual(['a']);
   });
 });
