@@ -16,6 +16,17 @@ export default tseslint.config(
     },
   },
   {
+    // Async mistakes, found with type information: a promise nobody awaits or handles, or one handed to
+    // something that expects a plain callback (an Express handler, an event listener, a timer).
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     files: ['images/**/*.js', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },

@@ -22,8 +22,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-api');
-  let deps: Deps | undefined;
-  let server: Server | undefined;
+  // Filled in as start-up goes on; the shutdown closes whatever is there by then.
+  const started: { deps?: Deps; server?: Server } = {};
   // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
@@ -31,12 +31,13 @@ async function main(): Promise<void> {
         name: 'stop accepting and drain requests',
         run: () =>
           new Promise<void>((resolve) => {
+            const { server } = started;
             if (server?.listening !== true) return resolve();
             server.close(() => resolve());
             server.closeIdleConnections();
           }),
       },
-      { name: 'close queues and Redis', run: async () => deps?.close() },
+      { name: 'close queues and Redis', run: async () => started.deps?.close() },
     ],
     logger,
     15_000,
@@ -44,8 +45,10 @@ async function main(): Promise<void> {
   );
   onSignals(shutdown, (code) => process.exit(code));
 
-  deps = await buildDeps(config, logger, { role: 'api' });
-  server = createServer(buildApp(deps));
+  const deps = await buildDeps(config, logger, { role: 'api' });
+  started.deps = deps;
+  const server = createServer(buildApp(deps));
+  started.server = server;
   // Idle keep-alive sockets must not hold the shutdown up; in-flight requests still finish.
   server.keepAliveTimeout = 5_000;
   try {

@@ -7,13 +7,13 @@ import { runWorker, type RunningWorker } from './runner.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-worker');
-  let deps: Deps | undefined;
-  let worker: RunningWorker | undefined;
+  // Filled in as start-up goes on; the shutdown closes whatever is there by then.
+  const started: { deps?: Deps; worker?: RunningWorker } = {};
   // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
-      { name: 'finish jobs in hand', run: async () => worker?.close() },
-      { name: 'close queues and Redis', run: async () => deps?.close() },
+      { name: 'finish jobs in hand', run: async () => started.worker?.close() },
+      { name: 'close queues and Redis', run: async () => started.deps?.close() },
     ],
     logger,
     Math.max(30_000, (config.stopTimeout + config.dockerTimeout + 20) * 1000),
@@ -21,8 +21,8 @@ async function main(): Promise<void> {
   );
   onSignals(shutdown, (code) => process.exit(code));
 
-  deps = await buildDeps(config, logger, { role: 'worker' });
-  worker = runWorker(deps);
+  started.deps = await buildDeps(config, logger, { role: 'worker' });
+  started.worker = runWorker(started.deps);
   logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
 }
 
