@@ -41,8 +41,6 @@ function copyRepository(): void {
 
 const settings = (overrides: Record<string, unknown> = {}) => ({
   sd_source_dir: sourceDir,
-  sd_password: PASSWORD,
-  sd_environment: 'production',
   sd_disable_timeouts: false,
   sd_initial_timeout_interval: 600,
   sd_timeout_interval: 300,
@@ -55,7 +53,8 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
 /** Runs the playbook as a user would, with settings as extra vars; returns the host's `changed=` count. */
 async function provision(vars: Record<string, unknown>, label: string): Promise<number> {
   const inventory = join(workDir, 'hosts');
-  writeFileSync(inventory, `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false\n`);
+  // The password and the environment as a user sets them, next to the host (they must beat the role's defaults).
+  writeFileSync(inventory, `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false sd_password=${PASSWORD} sd_environment=production\n`);
   const varsFile = join(workDir, 'vars.json');
   writeFileSync(varsFile, JSON.stringify(vars));
   const started = Date.now();

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -9,6 +12,22 @@ describe('deployment files', () => {
   it('ansible/spin_docker.yml passes ansible-playbook --syntax-check', async () => {
     const { stdout } = await run('ansible-playbook', ['--syntax-check', '-i', 'ansible/hosts', 'ansible/spin_docker.yml']);
     expect(stdout).toContain('playbook: ansible/spin_docker.yml');
+  });
+
+  it('takes settings from the inventory: a host variable and a group variable beat the role defaults', async () => {
+    // Check mode with --diff renders the settings file without writing it (--tags settings: that task only).
+    const dir = mkdtempSync(join(tmpdir(), 'sd-inventory-'));
+    const inventory = join(dir, 'hosts');
+    writeFileSync(inventory, '[spin_docker]\nlocalhost ansible_connection=local sd_password=from-inventory sd_environment=production\n[spin_docker:vars]\nsd_timeout_interval=1234\n');
+    // The services' restart (a handler) cannot run without systemd here; the rendering is what is checked.
+    const { stdout } = await run('ansible-playbook', ['-i', inventory, 'ansible/spin_docker.yml', '--check', '--diff', '--tags', 'settings'], {
+      env: { ...process.env, ANSIBLE_NOCOLOR: '1' },
+    }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+    rmSync(dir, { recursive: true, force: true });
+    expect(stdout).toContain('+SD_PASSWORD=from-inventory');
+    expect(stdout).toContain('+SD_ENVIRONMENT=production');
+    expect(stdout).toContain('+SD_TIMEOUT_INTERVAL=1234');
+    expect(stdout).not.toContain('SD_PASSWORD=spindocker');
   });
 
   it('passes ansible-lint with its production profile', async () => {
