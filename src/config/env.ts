@@ -46,6 +46,13 @@ const schema = z
       .string()
       .default('loopback')
       .describe('Comma-separated peers whose X-Forwarded-For / X-Real-IP are believed (addresses, CIDRs, loopback, linklocal, uniquelocal), or none.'),
+    SD_CHECKIN_PORT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Port containers reach the API on at the bridge gateway (default SD_PORT; differs behind a port mapping, as in compose).'),
     SD_CHECKIN_URL: z
       .string()
       .url()
@@ -97,6 +104,8 @@ export interface Config {
   readonly instance: string;
   readonly trustedProxies: string[];
   readonly checkinUrl: string | undefined;
+  /** Port containers reach the API on at the bridge gateway, when `checkinUrl` is not given. */
+  readonly checkinPort: number;
   readonly logLevel: string;
   readonly workerConcurrency: number;
   /** Seconds a labelled container may exist without a record before it counts as an orphan. */
@@ -157,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .filter((s) => s !== '' && s !== 'none'),
     ) as string[],
     checkinUrl: e.SD_CHECKIN_URL,
+    checkinPort: e.SD_CHECKIN_PORT ?? e.SD_PORT,
     logLevel: e.SD_LOG_LEVEL,
     workerConcurrency: e.SD_WORKER_CONCURRENCY,
     orphanGrace: e.SD_ORPHAN_GRACE,

@@ -57,7 +57,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const store = new RedisContainerStore(redis, prefix);
   const queue = new BullJobQueue(redis, config.instance, () => clock.now());
   await whenReady(redis, 5_000);
-  const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.port));
+  const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort));
   const service = createContainerService({
     runtime,
     store,

@@ -45,7 +45,7 @@ describe('deployment files', () => {
   });
 
   it('docker-compose.yml passes docker-compose config: Redis append-only, the socket only where it is needed', async () => {
-    const { stdout } = await run('docker-compose', ['config'], { env: { ...process.env, NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' } });
+    const { stdout } = await run('docker-compose', ['config'], { env: { ...process.env, SD_PASSWORD: 'pw', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' } });
     expect(stdout).toMatch(/NODE_IMAGE: local\/node:test/);
     expect(stdout).toMatch(/image: local\/redis:test/);
     expect(stdout).toMatch(/--appendonly\s*\n?\s*- ['"]?yes/);
@@ -53,5 +53,20 @@ describe('deployment files', () => {
     for (const service of ['api', 'worker', 'redis']) expect(stdout).toMatch(new RegExp(`\\n  ${service}:\\n`));
     expect(stdout).toMatch(/healthcheck\.js[\s\S]*api/);
     expect(stdout).toMatch(/healthcheck\.js[\s\S]*worker/);
+  });
+
+  it('docker-compose.yml: containers check in on the published port, a password is required, and the processes are confined', async () => {
+    const config = (env: Record<string, string>) => run('docker-compose', ['config'], { env: { ...process.env, ...env } });
+    const { stdout } = await config({ SD_PASSWORD: 'pw', SD_PUBLISH: '9090' });
+    // Published on 9090, listening on 8080 inside: the check-in URL must name 9090 (where containers reach it).
+    expect(stdout).toMatch(/published: 9090\s+target: 8080/);
+    expect(stdout.match(/SD_CHECKIN_PORT: '9090'/g)).toHaveLength(2);
+    expect(stdout.match(/SD_PORT: '8080'/g)).toHaveLength(2);
+    for (const hardening of [/cap_drop:\s*\n\s*- ALL/g, /read_only: true/g, /no-new-privileges:true/g]) expect(stdout.match(hardening)).toHaveLength(2);
+
+    const unset = { ...process.env };
+    delete unset.SD_PASSWORD;
+    const refused = await run('docker-compose', ['config'], { env: unset }).then(() => '', (error: { stderr?: string }) => error.stderr ?? 'failed');
+    expect(refused).toContain('set SD_PASSWORD');
   });
 });

@@ -57,4 +57,22 @@ describe('loadConfig', () => {
   it('uses REDIS_URL when given', () => {
     expect(loadConfig({ REDIS_URL: 'redis://redis:6379/2' })).toMatchObject({ redisUrl: 'redis://redis:6379/2', redisUrlGiven: true });
   });
+
+  it('holds containers to limits by default, reads sizes as Docker does, and 0 means none', () => {
+    expect(loadConfig({}).containerLimits).toEqual({ pids: 512, memory: 2 * 1024 ** 3, cpus: 1 });
+    expect(loadConfig({ SD_CONTAINER_MEMORY: '512m', SD_CONTAINER_CPUS: '0.5', SD_CONTAINER_PIDS_LIMIT: '64' }).containerLimits).toEqual({ pids: 64, memory: 512 * 1024 ** 2, cpus: 0.5 });
+    expect(loadConfig({ SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0', SD_CONTAINER_PIDS_LIMIT: '0' }).containerLimits).toEqual({ pids: 0, memory: 0, cpus: 0 });
+    for (const bad of ['lots', '1t', '-1g', '1k']) expect(() => loadConfig({ SD_CONTAINER_MEMORY: bad })).toThrowError(/SD_CONTAINER_MEMORY/);
+    expect(() => loadConfig({ SD_PUBLISH_ADDRESS: 'example.org' })).toThrowError(/SD_PUBLISH_ADDRESS/);
+    expect(loadConfig({ SD_PUBLISH_ADDRESS: '127.0.0.1' }).publishAddress).toBe('127.0.0.1');
+  });
+
+  it('has containers check in on SD_PORT unless SD_CHECKIN_PORT says otherwise (a port mapping)', () => {
+    expect(loadConfig({ SD_PORT: '8080' }).checkinPort).toBe(8080);
+    expect(loadConfig({ SD_PORT: '8080', SD_CHECKIN_PORT: '9090' }).checkinPort).toBe(9090);
+  });
+
+  it('gives Docker calls 30 s and allows 1,000 failed logins in all per lockout window by default', () => {
+    expect(loadConfig({})).toMatchObject({ dockerTimeout: 30, loginGlobalMaxFailures: 1000 });
+  });
 });
