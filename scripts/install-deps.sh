@@ -26,6 +26,12 @@ hash -r
 
 bash scripts/ensure-docker.sh
 
+# Node.js keeps its own list of certificate authorities; trust the system's too, so that a registry reached
+# through a TLS-inspecting proxy whose CA the machine trusts works for npm as it does for apt and curl.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"
   # Native addons build against the headers of the Node.js that runs them (not a distribution's older ones).
