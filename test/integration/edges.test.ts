@@ -150,6 +150,13 @@ function refusedForks(cgroup: string): number {
   return Number(/^max (\d+)/m.exec(readFileSync(join(cgroup, 'pids.events'), 'utf8'))?.[1] ?? 0);
 }
 
+/** The worker's use cases on the harness's store and queue, but with `runtime` as the engine. */
+function serviceOn(runtime: ContainerRuntime) {
+  const { store, queue, clock, logger } = h.worker;
+  const settings = { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60 };
+  return createContainerService({ runtime, store, queue, clock, logger, settings });
+}
+
 /** A record with no container behind it, for tests that write the store directly. */
 function record(id: string): ContainerRecord {
   return {
@@ -174,10 +181,7 @@ describe('consistency corners', () => {
         return outcome;
       },
     });
-    const slowWorker = createContainerService({
-      runtime: held, store: h.worker.store, queue: h.worker.queue, clock: h.worker.clock, logger: h.worker.logger,
-      settings: { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60 },
-    });
+    const slowWorker = serviceOn(held);
     const oldJob = slowWorker.completeStop(id, 1);
     await expect.poll(() => running(id), { timeout: 10_000, interval: 50 }).toBe(false);
 
@@ -213,11 +217,7 @@ describe('consistency corners', () => {
         return real.inspect(target);
       },
     });
-    const service = createContainerService({
-      runtime: exitsFirst, store: h.worker.store, queue: h.worker.queue, clock: h.worker.clock, logger: h.worker.logger,
-      settings: { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60 },
-    });
-    const answer = presentContainer(await service.changeStatus(id, 'running'));
+    const answer = presentContainer(await serviceOn(exitsFirst).changeStatus(id, 'running'));
     expect(answer).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '', next_check_at: null });
     expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body).toMatchObject({ status: 'stopped', ports: {} });
   });
