@@ -181,6 +181,9 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     nextCheckAt: null,
     strikes: 0,
     tokenHash: randomBytes(32).toString('hex'),
+    pid: 0,
+    connections: null,
+    observedAt: null,
     ...overrides,
   };
 }

@@ -75,6 +75,16 @@ const schema = z
     SD_CONTAINER_MEMORY: byteSize.default(2 * 1024 ** 3).describe('Memory cap of every managed container (e.g. 512m, 2g); 0 means none.'),
     SD_CONTAINER_CPUS: z.coerce.number().min(0).max(1024).default(1).describe('CPUs a managed container may use (e.g. 0.5, 2); 0 means no limit.'),
     SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe('Host address that containers\' ports are published on.'),
+    SD_ACTIVITY_SAMPLE_INTERVAL: seconds(30).describe('Seconds between the worker\'s samples of every running container\'s open connections.'),
+    SD_ACTIVITY_SOURCES: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .transform((text) => [...new Set(text.split(',').map((s) => s.trim()).filter((s) => s !== ''))].sort())
+      .pipe(z.array(z.enum(['observed', 'reported'], { error: 'each source must be observed or reported' })).min(1, 'name observed, reported or both'))
+      .default(['observed', 'reported'])
+      .describe('What counts as activity: observed (connections seen from the host), reported (check-ins), or both.'),
+    SD_PROC_ROOT: z.string().min(1).default('/proc').describe('Where the host\'s process tables are read (containers\' sockets).'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -123,6 +133,11 @@ export interface Config {
   /** Host address that containers' ports are published on. */
   readonly publishAddress: string;
   readonly dataDir: string;
+  /** Seconds between samples of the containers' connections. */
+  readonly activitySampleInterval: number;
+  /** What counts as activity at an idle check. */
+  readonly activitySources: ActivitySources;
+  readonly procRoot: string;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
   readonly redisUrlGiven: boolean;
@@ -136,6 +151,13 @@ export interface ContainerLimits {
   /** Bytes. */
   readonly memory: number;
   readonly cpus: number;
+}
+
+export interface ActivitySources {
+  /** Connections seen from the host count. */
+  readonly observed: boolean;
+  /** Check-ins with a non-zero count count. */
+  readonly reported: boolean;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }),
     publishAddress: e.SD_PUBLISH_ADDRESS,
     dataDir: e.SD_DATA_DIR,
+    activitySampleInterval: e.SD_ACTIVITY_SAMPLE_INTERVAL,
+    activitySources: Object.freeze({ observed: e.SD_ACTIVITY_SOURCES.includes('observed'), reported: e.SD_ACTIVITY_SOURCES.includes('reported') }),
+    procRoot: e.SD_PROC_ROOT,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,

@@ -32,6 +32,30 @@ export interface ContainerRuntime {
   watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }>;
 }
 
+/** What a probe needs to count a container's connections. */
+export interface ProbeTarget {
+  /** Docker's full id. */
+  readonly id: string;
+  /** The container's init process on the host (Docker's State.Pid). */
+  readonly pid: number;
+  /** Its exposed TCP ports (inside the container). */
+  readonly ports: readonly number[];
+}
+
+/**
+ * Observes a container's activity from the host it runs on: the open client connections of its network
+ * namespace. Per-host work (a multi-host engine runs one on every node).
+ */
+export interface ConnectionProbe {
+  /** Why observation cannot work here at all (a remote engine, no host process table), or null when it can. */
+  unavailable(): Promise<string | null>;
+  /**
+   * ESTABLISHED TCP connections (IPv4 and IPv6) whose local port is one of the target's ports and whose peer
+   * is not the container's own loopback; null when they cannot be read (unknown, never "idle").
+   */
+  count(target: ProbeTarget): Promise<number | null>;
+}
+
 export interface RunSpec {
   readonly image: string;
   readonly env: Readonly<Record<string, string>>;
@@ -45,7 +69,10 @@ export interface TransitionGuard {
 
 /** The fields a transition may change. */
 export type RecordPatch = Partial<
-  Pick<ContainerRecord, 'status' | 'active' | 'ports' | 'ip' | 'run' | 'checkinAt' | 'nextCheckAt' | 'strikes'>
+  Pick<
+    ContainerRecord,
+    'status' | 'active' | 'ports' | 'ip' | 'run' | 'checkinAt' | 'nextCheckAt' | 'strikes' | 'pid' | 'connections' | 'observedAt'
+  >
 >;
 
 export type TransitionResult =

@@ -8,7 +8,8 @@ import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
 import type { LoginThrottle } from '../api/middleware/login-throttle.js';
 import type { Config } from '../config/env.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
-import type { Clock } from '../domain/ports.js';
+import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
+import type { Clock, ConnectionProbe } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
 import type { Logger } from './logger.js';
 
@@ -27,6 +28,8 @@ export interface Deps {
   readonly prefix: string;
   /** Failed logins, shared by every API process (used by the API only). */
   readonly loginThrottle: LoginThrottle;
+  /** Counts containers' connections on this host (used by the worker). */
+  readonly probe: ConnectionProbe;
   /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
   health(): Promise<HealthReport>;
   /** Closes queues and connections; call once, after the process stopped taking work. */
@@ -71,6 +74,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       stopTimeout: config.stopTimeout,
       checkinUrl,
       orphanGrace: config.orphanGrace,
+      activitySources: config.activitySources,
     },
   });
   return {
@@ -84,6 +88,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     service,
     clock,
     prefix,
+    probe: new ProcConnectionProbe(config.procRoot, config.dockerHost),
     loginThrottle: new RedisLoginThrottle(redis, prefix, {
       maxFailures: config.loginMaxFailures,
       lockoutSeconds: config.loginLockout,

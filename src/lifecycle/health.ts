@@ -7,11 +7,14 @@ export interface HealthReport {
   readonly docker: 'ok' | 'down';
   /** Whether a worker has reported in within the last HEARTBEAT_TTL_MS. */
   readonly worker: 'ok' | 'missing' | 'unknown';
+  /** What the idle stop counts, as the worker last said: open connections too, or check-ins only. */
+  readonly activity: 'observed' | 'reported-only' | 'unknown';
 }
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 export const HEARTBEAT_TTL_MS = 30_000;
 export const heartbeatKey = (prefix: string) => `${prefix}worker:heartbeat`;
+export const activityModeKey = (prefix: string) => `${prefix}worker:activity`;
 
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
@@ -26,9 +29,9 @@ const PROBE_MS = 2000;
 export function createHealthCheck(redis: Redis, pingDocker: (timeoutMs: number) => Promise<boolean>, prefix: string): () => Promise<HealthReport> {
   return async () => {
     const [heartbeat, engineUp] = await Promise.all([
-      within(PROBE_MS, redis.get(heartbeatKey(prefix))).then(
-        (value) => ({ up: true, value }),
-        () => ({ up: false, value: null }),
+      within(PROBE_MS, redis.mget(heartbeatKey(prefix), activityModeKey(prefix))).then(
+        ([value, activity]) => ({ up: true, value, activity }),
+        () => ({ up: false, value: null, activity: null }),
       ),
       pingDocker(PROBE_MS),
     ]);
@@ -38,18 +41,28 @@ export function createHealthCheck(redis: Redis, pingDocker: (timeoutMs: number) 
       redis: redisUp ? 'ok' : 'down',
       docker: engineUp ? 'ok' : 'down',
       worker: !redisUp ? 'unknown' : heartbeat.value === null ? 'missing' : 'ok',
+      activity: heartbeat.activity === 'observed' || heartbeat.activity === 'reported-only' ? heartbeat.activity : 'unknown',
     };
   };
 }
 
-/** The worker's heartbeat: a key that expires unless it is written again; returns a stop function. */
-export function startHeartbeat(redis: Redis, prefix: string): () => void {
-  const beat = () => void redis.set(heartbeatKey(prefix), String(Date.now()), 'PX', HEARTBEAT_TTL_MS).catch(() => undefined);
+/**
+ * The worker's heartbeat: a key that expires unless it is written again, and beside it what the idle stop
+ * counts (`activityMode()`); returns a stop function.
+ */
+export function startHeartbeat(redis: Redis, prefix: string, activityMode: () => string): () => void {
+  const beat = () =>
+    void redis
+      .multi()
+      .set(heartbeatKey(prefix), String(Date.now()), 'PX', HEARTBEAT_TTL_MS)
+      .set(activityModeKey(prefix), activityMode(), 'PX', HEARTBEAT_TTL_MS)
+      .exec()
+      .catch(() => undefined);
   beat();
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   timer.unref();
   return () => {
     clearInterval(timer);
-    void redis.del(heartbeatKey(prefix)).catch(() => undefined);
+    void redis.del(heartbeatKey(prefix), activityModeKey(prefix)).catch(() => undefined);
   };
 }

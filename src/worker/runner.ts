@@ -1,6 +1,8 @@
 import type { Deps } from '../lifecycle/deps.js';
 import { startHeartbeat } from '../lifecycle/health.js';
 import { followDocker } from './docker-follower.js';
+import { createActivitySampler } from '../domain/activity/sampling.js';
+import { observeActivity } from './activity-observer.js';
 import { every } from './periodic.js';
 import { startWorkers } from './workers.js';
 
@@ -25,7 +27,14 @@ export function runWorker(deps: Deps): RunningWorker {
     logger,
   });
   const follower = followDocker({ runtime: deps.runtime, service, logger });
-  const stopHeartbeat = startHeartbeat(deps.redis, deps.prefix);
+  const observer = observeActivity({
+    sources: config.activitySources,
+    intervalMs: config.activitySampleInterval * 1000,
+    probe: deps.probe,
+    sampler: createActivitySampler({ store: deps.store, runtime: deps.runtime, probe: deps.probe, clock: deps.clock }),
+    logger,
+  });
+  const stopHeartbeat = startHeartbeat(deps.redis, deps.prefix, () => observer.mode());
 
   // The first pass (at start-up) re-queues every pending check; later ones only what is overdue, then audit.
   const passes = every(
@@ -43,7 +52,7 @@ export function runWorker(deps: Deps): RunningWorker {
     async close() {
       stopHeartbeat();
       // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
-      await Promise.all([passes.stop(), ...workers.map((w) => w.close()), follower.close()]);
+      await Promise.all([passes.stop(), observer.close(), ...workers.map((w) => w.close()), follower.close()]);
     },
   };
 }

@@ -72,7 +72,9 @@ describe('Docker stays the truth: changes made behind the API\'s back', () => {
 
 describe('a storm of concurrent creates, stops, starts and deletes', () => {
   it('ends with exactly one record per managed container and matching states', async () => {
-    const storm = await startHarness({ SD_STOP_TIMEOUT: '1' });
+    // The storm is about consistency, not deadlines: on a slow machine (a nested engine) 50 creates at once can
+    // keep the engine busy past the 30 s default, which would answer 503 by design.
+    const storm = await startHarness({ SD_STOP_TIMEOUT: '1', SD_DOCKER_TIMEOUT: '180' });
     try {
       const patch = (id: string, status: string) => storm.http.patch(`/v1/containers/${id}`).auth(...storm.auth).send({ status }).then((r) => r.status);
       const remove = (id: string) => storm.http.delete(`/v1/containers/${id}`).auth(...storm.auth).then((r) => r.status);

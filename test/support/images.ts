@@ -10,6 +10,8 @@ export const TEST_IMAGES = {
   broken: 'spin-docker-test/broken',
   /** Ignores SIGTERM (no init of its own), so a stop takes the whole stop timeout. */
   stubborn: 'spin-docker-test/stubborn',
+  /** busybox httpd on port 80 and nothing else: an image that knows nothing about spin-docker (no reporter). */
+  httpd: 'spin-docker-test/httpd',
   /** Exposes a port, but its command exits at once. */
   exits: 'spin-docker-test/exits',
 } as const;

@@ -66,6 +66,7 @@ function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
     ports: running ? portsFromInspect(info.NetworkSettings.Ports) : {},
     ip: running ? firstAddress(info.NetworkSettings.Networks, (info.NetworkSettings as { IPAddress?: string }).IPAddress) : '',
     createdAt: Date.parse(info.Created),
+    pid: running ? info.State.Pid : 0,
   };
 }
 
@@ -78,6 +79,7 @@ function fromListing(info: ContainerInfo): RuntimeContainer {
     ports: running ? portsFromListing(info.Ports) : {},
     ip: running ? firstAddress(info.NetworkSettings?.Networks) : '',
     createdAt: info.Created * 1000,
+    pid: 0,
   };
 }
 

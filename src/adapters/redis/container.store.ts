@@ -41,6 +41,10 @@ const recordHash = z
     next_check_at: optionalMs,
     strikes: z.coerce.number(),
     token_hash: z.string().default(''),
+    // Fields added after the first release: records written before them read as "not known".
+    pid: z.coerce.number().default(0),
+    connections: z.string().default('').transform((s) => (s === '' ? null : Number(s))),
+    observed_at: optionalMs.default(null),
   })
   .transform(
     (h): ContainerRecord => ({
@@ -57,6 +61,9 @@ const recordHash = z
       nextCheckAt: h.next_check_at,
       strikes: h.strikes,
       tokenHash: h.token_hash,
+      pid: h.pid,
+      connections: h.connections,
+      observedAt: h.observed_at,
     }),
   );
 
@@ -74,6 +81,9 @@ function patchFields(patch: RecordPatch): string[] {
   if (patch.checkinAt !== undefined) put('checkin_at', ms(patch.checkinAt));
   if (patch.nextCheckAt !== undefined) put('next_check_at', ms(patch.nextCheckAt));
   if (patch.strikes !== undefined) put('strikes', String(patch.strikes));
+  if (patch.pid !== undefined) put('pid', String(patch.pid));
+  if (patch.connections !== undefined) put('connections', patch.connections === null ? '' : String(patch.connections));
+  if (patch.observedAt !== undefined) put('observed_at', ms(patch.observedAt));
   return fields;
 }
 

@@ -1,3 +1,4 @@
+import { lastActivity } from '../../domain/activity/idle-rule.js';
 import { appPort, sshPort, type ContainerRecord } from '../../domain/containers/record.js';
 
 /** The container object of API.md: eight strings that never change, then additions. */
@@ -17,11 +18,18 @@ export interface ContainerView {
   last_check_in: string | null;
   /** ISO time the idle monitor looks next, or null when it will not. */
   next_check_at: string | null;
+  /** Client connections at the worker's latest sample, as a string; "" when not sampled (or unknown). */
+  connections: string;
+  /** ISO time of the latest sign of activity (a non-zero check-in, or a sample that saw a connection), or null. */
+  last_activity_at: string | null;
+  /** Where that sign came from. */
+  activity_source: 'observed' | 'reported' | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function presentContainer(record: ContainerRecord): ContainerView {
+  const activity = lastActivity(record);
   return {
     container_id: record.id,
     name: record.name,
@@ -35,5 +43,8 @@ export function presentContainer(record: ContainerRecord): ContainerView {
     created_at: new Date(record.createdAt).toISOString(),
     last_check_in: iso(record.checkinAt),
     next_check_at: iso(record.nextCheckAt),
+    connections: record.connections === null ? '' : String(record.connections),
+    last_activity_at: iso(activity?.at ?? null),
+    activity_source: activity?.source ?? null,
   };
 }

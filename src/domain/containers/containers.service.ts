@@ -12,6 +12,8 @@ export interface ContainerSettings {
   readonly initialTimeoutInterval: number;
   /** Seconds between checks. */
   readonly timeoutInterval: number;
+  /** Which signs of activity count at a check. */
+  readonly activitySources: { readonly observed: boolean; readonly reported: boolean };
   /** Seconds Docker waits after SIGTERM. */
   readonly stopTimeout: number;
   /** Handed to every container as SD_CHECKIN_URL, when known. */
@@ -34,6 +36,9 @@ export interface ContainerServiceDeps {
   readonly settings: ContainerSettings;
   readonly logger: DomainLogger;
 }
+
+/** What a record says once its container no longer runs. */
+const STOPPED = { status: 'stopped', ports: {}, ip: '', pid: 0, active: 0, strikes: 0, connections: null, nextCheckAt: null } as const;
 
 export type CheckOutcome = 'disabled' | 'stale' | 'rescheduled' | 'stopping';
 
@@ -87,13 +92,14 @@ export function createContainerService({ runtime, store, queue, clock, settings,
    * Docker is asked: say so rather than "running" with no ports.
    */
   function startedRun(record: Pick<ContainerRecord, 'run'>, actual: RuntimeContainer, now: number) {
-    const run = { run: record.run + 1, active: 0, checkinAt: null, strikes: 0 };
-    if (!actual.running) return { ...run, status: 'stopped' as const, ports: {}, ip: '', nextCheckAt: null };
+    const run = { run: record.run + 1, active: 0, checkinAt: null, strikes: 0, connections: null, observedAt: null };
+    if (!actual.running) return { ...run, ...STOPPED };
     return {
       ...run,
       status: 'running' as const,
       ports: actual.ports,
       ip: actual.ip,
+      pid: actual.pid,
       nextCheckAt: settings.disableTimeouts ? null : firstCheckAt(now, settings.initialTimeoutInterval),
     };
   }
@@ -195,7 +201,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
       logger.info({ containerId: id }, 'container vanished from Docker; record forgotten');
       return;
     }
-    await store.transition(id, { from: ['stopping'], run }, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null });
+    await store.transition(id, { from: ['stopping'], run }, STOPPED);
   }
 
   /** Worker: finishes a delete. Idempotent: a record already gone is fine. */
@@ -241,7 +247,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
         logger.info({ containerId: record.id, status: record.status }, 'container vanished from Docker; record forgotten');
         break;
       case 'mark_stopped':
-        if ((await store.transition(record.id, guard, { status: 'stopped', ports: {}, ip: '', active: 0, strikes: 0, nextCheckAt: null })).outcome === 'applied') {
+        if ((await store.transition(record.id, guard, STOPPED)).outcome === 'applied') {
           await cancelPendingCheck(record);
         }
         break;

@@ -31,6 +31,12 @@ export interface ContainerRecord {
   readonly strikes: number;
   /** SHA-256 (hex) of the container's check-in token; the token itself lives only in the container. */
   readonly tokenHash: string;
+  /** The container's init process on the host while running (Docker's State.Pid), 0 when unknown. */
+  readonly pid: number;
+  /** Client connections at the latest sample of this run, or null when not sampled (or unknown). */
+  readonly connections: number | null;
+  /** Epoch ms of the latest sample of this run that saw a client connection, or null. */
+  readonly observedAt: number | null;
 }
 
 /** What Docker says about a container right now. */
@@ -42,6 +48,8 @@ export interface RuntimeContainer {
   readonly ip: string;
   /** Epoch ms of the container's creation, as Docker recorded it. */
   readonly createdAt: number;
+  /** Its init process on the host while running, 0 when unknown (a listing does not say). */
+  readonly pid: number;
 }
 
 /** Host port of container port 22/tcp, or '' when not published. */

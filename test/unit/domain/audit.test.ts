@@ -4,10 +4,10 @@ import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../.
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
   id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', run: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', ...extra,
+  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
-  id, name: `/${id}`, running, ports: {}, ip: '', createdAt: 0, ...extra,
+  id, name: `/${id}`, running, ports: {}, ip: '', createdAt: 0, pid: 0, ...extra,
 });
 const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'remove_orphan' ? a.actual.id : a.record.id]);
 

@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConnectionProbe, ProbeTarget } from '../../domain/ports.js';
+import { countClientConnections, parseTcpTable } from './net-tcp.js';
+
+/**
+ * Counts a container's client connections from this host, without entering the container: the kernel lists
+ * the sockets of a network namespace in /proc/<pid>/net/tcp and tcp6 of any process in it, readable by any
+ * user in the host's PID namespace. Per-host work: a multi-host engine runs one of these on every node.
+ */
+export class ProcConnectionProbe implements ConnectionProbe {
+  constructor(
+    /** Where the host's process tables are (SD_PROC_ROOT, `/proc`). */
+    private readonly procRoot: string,
+    /** The engine's address (DOCKER_HOST): observation needs the engine on this host. */
+    private readonly dockerHost: string,
+  ) {}
+
+  async unavailable(): Promise<string | null> {
+    if (!this.dockerHost.startsWith('unix://')) {
+      return `the Docker engine is not on this host (DOCKER_HOST=${this.dockerHost}), so its containers' sockets cannot be read here`;
+    }
+    try {
+      await readFile(join(this.procRoot, 'self', 'net', 'tcp'), 'utf8');
+      return null;
+    } catch (error) {
+      return `${join(this.procRoot, 'self', 'net', 'tcp')} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); SD_PROC_ROOT must name the host's /proc`;
+    }
+  }
+
+  async count(target: ProbeTarget): Promise<number | null> {
+    if (target.pid <= 0 || target.ports.length === 0) return target.ports.length === 0 ? 0 : null;
+    const dir = join(this.procRoot, String(target.pid));
+    try {
+      // The PID must still be the container's (a PID of another namespace, or one reused, is not).
+      const cgroup = await readFile(join(dir, 'cgroup'), 'utf8');
+      if (!cgroup.includes(target.id)) return null;
+      const tables = await Promise.all(['tcp', 'tcp6'].map((name) => readFile(join(dir, 'net', name), 'utf8').catch(() => '')));
+      return countClientConnections(tables.flatMap(parseTcpTable), new Set(target.ports));
+    } catch {
+      return null;
+    }
+  }
+}
