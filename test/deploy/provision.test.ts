@@ -44,6 +44,7 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
   sd_disable_timeouts: false,
   sd_initial_timeout_interval: 600,
   sd_timeout_interval: 300,
+  sd_activity_sample_interval: 2,
   sd_npm_registry: execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/$/, ''),
   // This machine reaches the registry through a TLS-inspecting proxy; the host must trust what we trust.
   sd_extra_ca_certificates: existsSync(LOCAL_CAS) ? readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt')).map((f) => join(LOCAL_CAS, f)) : [],
@@ -150,6 +151,26 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
       return res.status === 200 && res.body?.last_check_in ? res.body.last_check_in : undefined;
     }, 60_000);
     expect(checkedIn).not.toBe('');
+
+    // Observed activity through the systemd units' sandbox: a client holding a connection open to a container
+    // with no reporter is seen by the worker (which reads /proc/<pid>/net of the container as user spin-docker).
+    const dockerfile = 'FROM spin-docker/demo\nCMD ["httpd", "-f", "-p", "80", "-h", "/var/www"]\n';
+    execFileSync('docker', ['exec', '-i', host, 'docker', 'build', '-q', '-t', 'sd-test/httpd', '-'], { input: dockerfile });
+    const quiet = await api('POST', '/v1/containers', { image: 'sd-test/httpd' });
+    expect(quiet.status).toBe(201);
+    const { container_id: quietId, app_port: quietPort } = quiet.body as unknown as Record<string, string>;
+    await waitUntil('the silent container to answer', async () => ((await fetch(`http://${address}:${quietPort}/`, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined), 30_000);
+    const client = connect({ host: address, port: Number(quietPort) });
+    try {
+      const seen = await waitUntil('the worker to see the connection', async () => {
+        const res = await api('GET', `/v1/containers/${quietId}`);
+        return res.body?.connections === '1' ? res.body : undefined;
+      }, 60_000);
+      expect(seen).toMatchObject({ activity_source: 'observed', active: '0' });
+      expect((await api('GET', '/healthz')).body).toMatchObject({ activity: 'observed' });
+    } finally {
+      client.destroy();
+    }
     provisioned = true;
   });
 

@@ -63,6 +63,9 @@ describe('deployment files', () => {
     expect(stdout.match(/SD_CHECKIN_PORT: '9090'/g)).toHaveLength(2);
     expect(stdout.match(/SD_PORT: '8080'/g)).toHaveLength(2);
     for (const hardening of [/cap_drop:\s*\n\s*- ALL/g, /read_only: true/g, /no-new-privileges:true/g]) expect(stdout.match(hardening)).toHaveLength(2);
+    // Only the worker shares the host's PID namespace (it reads the containers' sockets there).
+    expect(stdout.match(/pid: host/g)).toHaveLength(1);
+    expect(stdout).toMatch(/\n  worker:\n(?:    .*\n)*    pid: host\n/);
 
     const unset = { ...process.env };
     delete unset.SD_PASSWORD;
