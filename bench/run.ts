@@ -8,6 +8,7 @@ import { checkinScenario } from './scenarios/checkin.js';
 import { concurrencyScenario } from './scenarios/concurrency.js';
 import { createScenario } from './scenarios/create.js';
 import { listScenario } from './scenarios/list.js';
+import { samplingScenario } from './scenarios/sampling.js';
 import { stopScenario } from './scenarios/stop.js';
 import { sweepScenario } from './scenarios/sweep.js';
 
@@ -23,6 +24,7 @@ const SCENARIOS: Record<string, (env: BenchEnv) => Promise<ScenarioReport>> = {
   checkin: checkinScenario,
   sweep: sweepScenario,
   concurrency: concurrencyScenario,
+  sampling: samplingScenario,
 };
 
 function option(name: string): string | undefined {
