@@ -65,7 +65,7 @@ describe('deployment files', () => {
     for (const hardening of [/cap_drop:\s*\n\s*- ALL/g, /read_only: true/g, /no-new-privileges:true/g]) expect(stdout.match(hardening)).toHaveLength(2);
     // Only the worker shares the host's PID namespace (it reads the containers' sockets there).
     expect(stdout.match(/pid: host/g)).toHaveLength(1);
-    expect(stdout).toMatch(/\n  worker:\n(?:    .*\n)*    pid: host\n/);
+    expect(stdout).toMatch(/\n {2}worker:\n(?: {4}.*\n)* {4}pid: host\n/);
 
     const unset = { ...process.env };
     delete unset.SD_PASSWORD;
