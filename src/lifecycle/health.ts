@@ -46,11 +46,17 @@ export function createHealthCheck(redis: Redis, pingDocker: (timeoutMs: number) 
   };
 }
 
+export interface Heartbeat {
+  /** Writes the heartbeat now (as when what it carries changed). */
+  beat(): void;
+  stop(): void;
+}
+
 /**
  * The worker's heartbeat: a key that expires unless it is written again, and beside it what the idle stop
- * counts (`activityMode()`); returns a stop function.
+ * counts (`activityMode()`).
  */
-export function startHeartbeat(redis: Redis, prefix: string, activityMode: () => string): () => void {
+export function startHeartbeat(redis: Redis, prefix: string, activityMode: () => string): Heartbeat {
   const beat = () =>
     void redis
       .multi()
@@ -61,8 +67,11 @@ export function startHeartbeat(redis: Redis, prefix: string, activityMode: () =>
   beat();
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   timer.unref();
-  return () => {
-    clearInterval(timer);
-    void redis.del(heartbeatKey(prefix), activityModeKey(prefix)).catch(() => undefined);
+  return {
+    beat,
+    stop() {
+      clearInterval(timer);
+      void redis.del(heartbeatKey(prefix), activityModeKey(prefix)).catch(() => undefined);
+    },
   };
 }

@@ -12,9 +12,13 @@ export interface ObserverDeps {
   readonly probe: ConnectionProbe;
   readonly sampler: ActivitySampler;
   readonly logger: Logger;
+  /** Called whenever the mode changes. */
+  readonly onModeChange?: (mode: ActivityMode) => void;
 }
 
 export interface ActivityObserver {
+  /** Settles after the first sample (or at once when observation is not wanted). */
+  readonly ready: Promise<void>;
   mode(): ActivityMode;
   /** No further samples; waits for the one in progress. */
   close(): Promise<void>;
@@ -26,15 +30,20 @@ export interface ActivityObserver {
  * once. A pass in which no container's sockets could be read at all (a worker outside the host's PID
  * namespace, a rootless engine) counts as "cannot work here" too.
  */
-export function observeActivity({ sources, intervalMs, probe, sampler, logger }: ObserverDeps): ActivityObserver {
+export function observeActivity({ sources, intervalMs, probe, sampler, logger, onModeChange }: ObserverDeps): ActivityObserver {
   let mode: ActivityMode = 'reported-only';
+  const become = (next: ActivityMode) => {
+    if (next === mode) return;
+    mode = next;
+    onModeChange?.(mode);
+  };
   if (!sources.observed) {
     logger.info('activity: check-ins only (SD_ACTIVITY_SOURCES=reported)');
-    return { mode: () => mode, close: async () => undefined };
+    return { ready: Promise.resolve(), mode: () => mode, close: async () => undefined };
   }
   let saidWhy = false;
   const off = (why: string) => {
-    mode = 'reported-only';
+    become('reported-only');
     if (!saidWhy) logger.warn({ why }, 'activity observation is off: the idle stop counts check-ins only');
     saidWhy = true;
   };
@@ -48,11 +57,11 @@ export function observeActivity({ sources, intervalMs, probe, sampler, logger }:
         return off("no running container's sockets could be read (the worker must share the host's PID namespace, and the engine must not be rootless)");
       }
       if (mode !== 'observed') logger.info({ intervalMs }, "activity observation is on: containers' open connections count");
-      mode = 'observed';
+      become('observed');
       saidWhy = false;
       logger.debug(report, 'activity sampled');
     },
     (error) => logger.warn({ err: error }, 'activity sample failed; will try again'),
   );
-  return { mode: () => mode, close: () => samples.stop() };
+  return { ready: samples.first, mode: () => mode, close: () => samples.stop() };
 }

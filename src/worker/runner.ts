@@ -7,7 +7,10 @@ import { every } from './periodic.js';
 import { startWorkers } from './workers.js';
 
 export interface RunningWorker {
-  /** Settles once Docker has been reconciled and pending work resumed for the first time (or found unreachable). */
+  /**
+   * Settles once Docker has been reconciled, pending work resumed and activity sampled for the first time (or
+   * found unreachable).
+   */
   readonly ready: Promise<void>;
   /** Stops taking work, lets the jobs in hand finish and stops following Docker; leaves `deps` open. */
   close(): Promise<void>;
@@ -33,8 +36,11 @@ export function runWorker(deps: Deps): RunningWorker {
     probe: deps.probe,
     sampler: createActivitySampler({ store: deps.store, runtime: deps.runtime, probe: deps.probe, clock: deps.clock }),
     logger,
+    // What /healthz says follows at once, not at the next heartbeat (never called before the first sample,
+    // which is asynchronous, so `heartbeat` exists by then).
+    onModeChange: () => heartbeat.beat(),
   });
-  const stopHeartbeat = startHeartbeat(deps.redis, deps.prefix, () => observer.mode());
+  const heartbeat = startHeartbeat(deps.redis, deps.prefix, () => observer.mode());
 
   // The first pass (at start-up) re-queues every pending check; later ones only what is overdue, then audit.
   const passes = every(
@@ -48,9 +54,9 @@ export function runWorker(deps: Deps): RunningWorker {
   );
 
   return {
-    ready: Promise.all([follower.ready, passes.first]).then(() => undefined),
+    ready: Promise.all([follower.ready, passes.first, observer.ready]).then(() => undefined),
     async close() {
-      stopHeartbeat();
+      heartbeat.stop();
       // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
       await Promise.all([passes.stop(), observer.close(), ...workers.map((w) => w.close()), follower.close()]);
     },

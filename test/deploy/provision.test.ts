@@ -167,7 +167,8 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
         return res.body?.connections === '1' ? res.body : undefined;
       }, 60_000);
       expect(seen).toMatchObject({ activity_source: 'observed', active: '0' });
-      expect((await api('GET', '/healthz')).body).toMatchObject({ activity: 'observed' });
+      const workerLog = await inHost('sh', '-c', 'journalctl -u spin-docker-worker --no-pager | grep -i activity | tail -5');
+      expect((await api('GET', '/healthz')).body, workerLog).toMatchObject({ activity: 'observed' });
     } finally {
       client.destroy();
     }

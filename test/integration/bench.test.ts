@@ -14,12 +14,12 @@ describe('npm run bench -- --quick', () => {
       timeout: 180_000,
     });
     process.stdout.write(stdout);
-    for (const heading of ['1. Create', '2. Stop', '3. List', '4. Check-in and reads', '5. Idle sweep', '6. Concurrency']) {
+    for (const heading of ['1. Create', '2. Stop', '3. List', '4. Check-in and reads', '5. Idle sweep', '6. Concurrency', '7. Observed activity']) {
       expect(stdout).toContain(`## ${heading}`);
     }
     expect(stdout).toMatch(/raw engine/);
     const results = JSON.parse(readFileSync('bench/results/quick.json', 'utf8')) as { scenarios: { figures: Record<string, number> }[] };
-    expect(results.scenarios).toHaveLength(6);
+    expect(results.scenarios).toHaveLength(7);
     for (const { figures } of results.scenarios) {
       for (const value of Object.values(figures)) expect(Number.isFinite(value)).toBe(true);
     }

@@ -140,8 +140,9 @@ describe('PATCH /v1/containers/<id>', () => {
 
     const unchanged = await patch(id, 'running');
     expect(unchanged.status).toBe(200);
-    // The same run: only the demo's own check-in (every 5 s, the first right after the start) may differ.
-    const { last_check_in: _a, active: _b, ...rest } = started.body as Record<string, unknown>;
+    // The same run: only the demo's own check-in (every 5 s, the first right after the start) and the worker's
+    // samples of its connections may differ.
+    const { last_check_in: _a, active: _b, connections: _c, last_activity_at: _d, activity_source: _e, ...rest } = started.body as Record<string, unknown>;
     expect(unchanged.body).toMatchObject(rest);
   });
 
@@ -247,7 +248,7 @@ describe('GET /healthz', () => {
   it('reports Redis, Docker and the worker\'s heartbeat, without credentials', async () => {
     const res = await h.http.get('/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
+    expect(res.body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok', activity: 'observed' });
   });
 });
 
