@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { firstBytes, holdOpen, keepsPassing } from '../support/net.js';
+import { firstBytesOnce, holdOpen, keepsPassing } from '../support/net.js';
 
 /**
  * Observed activity: the worker counts each container's client connections from the host (/proc/<pid>/net),
@@ -33,7 +33,7 @@ const objectOf = async (harness: Harness, id: string) => (await harness.http.get
 
 /** Waits until the app inside listens (a connection the port proxy takes before that is dropped), then holds one open. */
 async function connect(port: string): Promise<Socket> {
-  await expect.poll(() => firstBytes(port, 'GET / HTTP/1.0\r\n\r\n').catch(() => ''), { timeout: 20_000, interval: 100 }).toMatch(/^HTTP/);
+  expect(await firstBytesOnce(port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP/);
   return holdOpen(port);
 }
 
@@ -66,7 +66,7 @@ describe('observed activity (SD_ACTIVITY_SOURCES=observed,reported, the default)
     h = await startHarness(FAST);
     const harness = h;
     const { container_id: id, app_port: port } = await create(harness, TEST_IMAGES.httpd);
-    await expect.poll(() => firstBytes(port as string, 'GET / HTTP/1.0\r\n\r\n').catch(() => ''), { timeout: 20_000, interval: 100 }).toMatch(/^HTTP/);
+    expect(await firstBytesOnce(port as string, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP/);
     // A helper inside the container keeps a connection to 127.0.0.1:80 open.
     await run('docker', ['exec', '-d', id as string, 'sh', '-c', 'sleep 60 | nc 127.0.0.1 80']);
     const { stdout } = await run('docker', ['exec', id as string, 'sh', '-c', 'sleep 1; netstat -tn | grep -c ESTABLISHED']);

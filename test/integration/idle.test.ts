@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jobIds } from '../../src/adapters/bullmq/jobs.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { firstBytes, holdOpen, keepsPassing } from '../support/net.js';
+import { firstBytesOnce, holdOpen, keepsPassing } from '../support/net.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -38,7 +38,7 @@ describe('activity monitoring', () => {
     let socket: Socket | undefined;
     try {
       // The app must be listening first: a connection the port proxy accepts before that is dropped at once.
-      await expect.poll(() => firstBytes(app_port, 'GET / HTTP/1.0\r\n\r\n').catch(() => ''), { timeout: 10_000, interval: 100 }).toMatch(/^HTTP/);
+      expect(await firstBytesOnce(app_port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP/);
       socket = await holdOpen(app_port);
       await expect.poll(async () => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body.active, { timeout: 10_000 }).toBe('1');
       // The first checks fall due in this window (at 2 s, 5 s and 8 s); every one must find it active.

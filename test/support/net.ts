@@ -23,6 +23,19 @@ export function firstBytes(port: number | string, send = ''): Promise<string> {
   });
 }
 
+/**
+ * The first bytes a port answers, once it answers at all: a container's ports are published before the app
+ * inside listens, and a connection taken before that is dropped by Docker's port proxy.
+ */
+export async function firstBytesOnce(port: number | string, send = '', timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await firstBytes(port, send).catch(() => '');
+    if (answer !== '' || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Opens a TCP connection and keeps it open (an "active connection" for the demo image's reporter). */
 export function holdOpen(port: number | string): Promise<Socket> {
   return new Promise((resolve, reject) => {
