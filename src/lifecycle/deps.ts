@@ -73,7 +73,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       timeoutInterval: config.timeoutInterval,
       stopTimeout: config.stopTimeout,
       checkinUrl,
-      orphanGrace: config.orphanGrace,
+      // A create is three engine calls (create, start, inspect), each allowed SD_DOCKER_TIMEOUT: a container
+      // younger than that may still be on its way to a record, and is never taken for an orphan.
+      orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
       activitySources: config.activitySources,
     },
   });

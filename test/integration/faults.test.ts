@@ -55,7 +55,8 @@ describe('Docker stays the truth: changes made behind the API\'s back', () => {
   });
 
   it('removes a labelled container that has no record once it is older than the grace period (a crashed create)', async () => {
-    const short = await startHarness({ SD_ORPHAN_GRACE: '1', SD_RECONCILE_INTERVAL: '1' });
+    // The grace is at least three engine deadlines (the longest a create may take): 3 × 2 s here.
+    const short = await startHarness({ SD_ORPHAN_GRACE: '1', SD_DOCKER_TIMEOUT: '2', SD_RECONCILE_INTERVAL: '1' });
     try {
       const kept = await create(short, TEST_IMAGES.noPorts);
       const orphan = await short.api.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': short.instance } });
