@@ -184,6 +184,7 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     pid: 0,
     connections: null,
     observedAt: null,
+    sshKeys: [],
     ...overrides,
   };
 }

@@ -85,6 +85,15 @@ const schema = z
       .default(['observed', 'reported'])
       .describe('What counts as activity: observed (connections seen from the host), reported (check-ins), or both.'),
     SD_PROC_ROOT: z.string().min(1).default('/proc').describe('Where the host\'s process tables are read (containers\' sockets).'),
+    SD_ALLOWED_IMAGES: z
+      .string()
+      .default('*')
+      .describe('Comma-separated patterns (with *) every image created from must match, else 403 image_not_allowed.'),
+    SD_SSH_AUTHORIZED_KEYS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('OpenSSH public keys handed to every container that is created without ssh_key.'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -138,6 +147,9 @@ export interface Config {
   /** What counts as activity at an idle check. */
   readonly activitySources: ActivitySources;
   readonly procRoot: string;
+  /** Patterns every image created from must match. */
+  readonly allowedImages: readonly string[];
+  readonly sshAuthorizedKeysFile: string | undefined;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
   readonly redisUrlGiven: boolean;
@@ -203,6 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     activitySampleInterval: e.SD_ACTIVITY_SAMPLE_INTERVAL,
     activitySources: Object.freeze({ observed: e.SD_ACTIVITY_SOURCES.includes('observed'), reported: e.SD_ACTIVITY_SOURCES.includes('reported') }),
     procRoot: e.SD_PROC_ROOT,
+    allowedImages: Object.freeze(
+      e.SD_ALLOWED_IMAGES.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+    sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,

@@ -1,14 +1,16 @@
+import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
 import { DockerRuntime, createDockerClient } from '../adapters/docker/docker.runtime.js';
+import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
 import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
 import type { LoginThrottle } from '../api/middleware/login-throttle.js';
-import type { Config } from '../config/env.js';
+import { ConfigError, type Config } from '../config/env.js';
+import { parseAuthorizedKeys, type AuthorizedKey } from '../domain/containers/options.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
-import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import type { Clock, ConnectionProbe } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
 import type { Logger } from './logger.js';
@@ -77,6 +79,8 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       // younger than that may still be on its way to a record, and is never taken for an orphan.
       orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
       activitySources: config.activitySources,
+      allowedImages: config.allowedImages,
+      defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
     },
   });
   return {
@@ -102,6 +106,17 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** The keys of SD_SSH_AUTHORIZED_KEYS_FILE; a file that cannot be read or holds a bad key stops the process. */
+async function defaultSshKeys(file: string | undefined): Promise<readonly AuthorizedKey[]> {
+  if (file === undefined) return [];
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(`Invalid configuration:\n  SD_SSH_AUTHORIZED_KEYS_FILE: cannot read ${file} (${error.code ?? error.message})`);
+  });
+  const parsed = parseAuthorizedKeys(text, 'SD_SSH_AUTHORIZED_KEYS_FILE');
+  if (!parsed.ok) throw new ConfigError(`Invalid configuration:\n  ${parsed.error}`);
+  return parsed.value;
 }
 
 /** Containers reach the API through the bridge gateway; undefined when Docker cannot tell us yet. */

@@ -153,7 +153,7 @@ function refusedForks(cgroup: string): number {
 /** The worker's use cases on the harness's store and queue, but with `runtime` as the engine. */
 function serviceOn(runtime: ContainerRuntime) {
   const { store, queue, clock, logger } = h.worker;
-  const settings = { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true } };
+  const settings = { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true }, allowedImages: ['*'], defaultSshKeys: [] };
   return createContainerService({ runtime, store, queue, clock, logger, settings });
 }
 
@@ -161,7 +161,7 @@ function serviceOn(runtime: ContainerRuntime) {
 function record(id: string): ContainerRecord {
   return {
     id, name: `/forged-${id.slice(0, 6)}`, image: TEST_IMAGES.noPorts, status: 'running', active: 0, ports: {}, ip: '', run: 1,
-    checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null,
+    checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
   };
 }
 

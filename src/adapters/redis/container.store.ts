@@ -45,6 +45,7 @@ const recordHash = z
     pid: z.coerce.number().default(0),
     connections: z.string().default('').transform((s) => (s === '' ? null : Number(s))),
     observed_at: optionalMs.default(null),
+    ssh_keys: z.string().default('[]').transform((s) => JSON.parse(s) as string[]),
   })
   .transform(
     (h): ContainerRecord => ({
@@ -64,6 +65,7 @@ const recordHash = z
       pid: h.pid,
       connections: h.connections,
       observedAt: h.observed_at,
+      sshKeys: h.ssh_keys,
     }),
   );
 
@@ -147,6 +149,7 @@ export class RedisContainerStore implements ContainerStore {
       'image', record.image,
       'created_at', String(record.createdAt),
       'token_hash', record.tokenHash,
+      'ssh_keys', JSON.stringify(record.sshKeys),
       ...patchFields(record),
     ];
     const { keys } = this;

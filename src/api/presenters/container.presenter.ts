@@ -24,6 +24,8 @@ export interface ContainerView {
   last_activity_at: string | null;
   /** Where that sign came from. */
   activity_source: 'observed' | 'reported' | null;
+  /** Fingerprints (SHA256:…) of the SSH keys the container was given; the keys and any env are never shown. */
+  ssh_keys: string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -46,5 +48,6 @@ export function presentContainer(record: ContainerRecord): ContainerView {
     connections: record.connections === null ? '' : String(record.connections),
     last_activity_at: iso(activity?.at ?? null),
     activity_source: activity?.source ?? null,
+    ssh_keys: [...record.sshKeys],
   };
 }

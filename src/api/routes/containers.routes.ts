@@ -29,8 +29,8 @@ export function containersRoutes(service: ContainerService): Router {
       res.set('Content-Type', 'application/json; charset=utf-8').send(await listBody());
     })
     .post(async (req, res) => {
-      const { image } = parseFields(createContainerSchema, req);
-      const record = await service.create(image);
+      const { image, ssh_key: sshKeys, env } = parseFields(createContainerSchema, req);
+      const record = await service.create(image, { ...(sshKeys === undefined ? {} : { sshKeys }), ...(env === undefined ? {} : { env }) });
       res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
     })
     .all(methodNotAllowed(['GET', 'POST']));

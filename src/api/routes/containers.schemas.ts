@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAuthorizedKeys, parseEnv } from '../../domain/containers/options.js';
 
 /**
  * Docker's reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest]. The registry is
@@ -10,12 +11,33 @@ const IMAGE_REFERENCE =
 
 const blank = 'Image cannot be blank';
 
+/** `ssh_key`: one or more OpenSSH public keys, as text (one per line) or repeated fields. */
+const sshKeyField = z
+  .union([z.string(), z.array(z.string())], { error: 'ssh_key must be text: one or more OpenSSH public keys' })
+  .transform((value, ctx) => {
+    const parsed = parseAuthorizedKeys(Array.isArray(value) ? value.join('\n') : value);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  });
+
+/** `env`: a JSON object, or `NAME=value` strings (repeated form fields). */
+const envField = z.unknown().transform((value, ctx) => {
+  const parsed = parseEnv(value);
+  if (parsed.ok) return parsed.value;
+  ctx.addIssue({ code: 'custom', message: parsed.error });
+  return z.NEVER;
+});
+
 /**
- * A create takes an image and nothing else: no client can ask for privileged mode, capabilities, devices,
- * host mounts, host networking or any other HostConfig. Any other field is refused rather than ignored, so
- * that nobody believes they got an option they did not.
+ * A create takes an image, and optionally SSH keys and environment variables for the container, nothing
+ * else: no client can ask for privileged mode, capabilities, devices, host mounts, host networking or any
+ * other HostConfig. Any other field is refused rather than ignored, so that nobody believes they got an
+ * option they did not.
  */
 export const createContainerSchema = z.strictObject({
+  ssh_key: sshKeyField.optional(),
+  env: envField.optional(),
   image: z
     .string({ error: (issue) => (issue.input === undefined ? blank : 'Image must be a single string') })
     .trim()
@@ -25,7 +47,7 @@ export const createContainerSchema = z.strictObject({
 }, {
   error: (issue) =>
     issue.code === 'unrecognized_keys'
-      ? `Only an image can be given; options such as ${issue.keys.slice(0, 3).map((key) => key.slice(0, 40)).join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
+      ? `Only image, ssh_key and env can be given; options such as ${issue.keys.slice(0, 3).map((key) => key.slice(0, 40)).join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
       : undefined,
 });
 

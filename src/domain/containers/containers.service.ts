@@ -3,6 +3,7 @@ import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
 import { conflict, forbidden, notFound, unavailable } from '../errors.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
 import { planAudit, type AuditAction } from './audit.js';
+import { imageAllowed, type AuthorizedKey } from './options.js';
 import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
 import { planStatusChange } from './record.js';
 
@@ -20,6 +21,10 @@ export interface ContainerSettings {
   readonly checkinUrl: string | undefined;
   /** Seconds a labelled container may exist without a record (a create in progress) before it is an orphan. */
   readonly orphanGrace: number;
+  /** Patterns every image created from must match (`*` wildcards). */
+  readonly allowedImages: readonly string[];
+  /** Keys for containers created without any (SD_SSH_AUTHORIZED_KEYS_FILE). */
+  readonly defaultSshKeys: readonly AuthorizedKey[];
 }
 
 /** The little the domain logs: things that went wrong but were handled. */
@@ -41,6 +46,12 @@ export interface ContainerServiceDeps {
 const STOPPED = { status: 'stopped', ports: {}, ip: '', pid: 0, active: 0, strikes: 0, connections: null, nextCheckAt: null } as const;
 
 export type CheckOutcome = 'disabled' | 'stale' | 'rescheduled' | 'stopping';
+
+/** What a client may set on a new container besides its image (validated at the edge, see options.ts). */
+export interface CreateOptions {
+  readonly sshKeys?: readonly AuthorizedKey[];
+  readonly env?: Readonly<Record<string, string>>;
+}
 
 export interface AuditReport {
   readonly records: ContainerRecord[];
@@ -104,11 +115,15 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     };
   }
 
-  async function create(image: string): Promise<ContainerRecord> {
+  async function create(image: string, options: CreateOptions = {}): Promise<ContainerRecord> {
+    if (!imageAllowed(image, settings.allowedImages)) throw forbidden('image_not_allowed', `Image ${image} is not allowed on this server (SD_ALLOWED_IMAGES)`);
     if (!(await runtime.imageExists(image))) throw notFound('image_not_found', `Image ${image} not found on this server`);
     const token = randomBytes(24).toString('base64url');
-    const env: Record<string, string> = { SD_CHECKIN_TOKEN: token };
+    const sshKeys = options.sshKeys ?? settings.defaultSshKeys;
+    // The client's variables first: the server's own (SD_*) can never be overridden (and are refused earlier).
+    const env: Record<string, string> = { ...options.env, SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
+    if (sshKeys.length > 0) env.SD_SSH_AUTHORIZED_KEYS = sshKeys.map((key) => key.line).join('\n');
     const actual = await runtime.run({ image, env });
     const now = clock.now();
     const record: ContainerRecord = {
@@ -117,6 +132,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
       image,
       createdAt: now,
       tokenHash: hashToken(token),
+      sshKeys: sshKeys.map((key) => key.fingerprint),
       ...startedRun({ run: 0 }, actual, now),
     };
     try {

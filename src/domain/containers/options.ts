@@ -88,13 +88,16 @@ export function parseEnv(input: unknown, field = 'env'): Parsed<Record<string, s
 
 /**
  * Whether an image reference matches one of the patterns (SD_ALLOWED_IMAGES): `*` stands for any run of
- * characters; a reference without a tag is also tried as `:latest`.
+ * characters; as for Docker, a name without a tag means `:latest`, in a reference and in a pattern alike.
  */
 export function imageAllowed(reference: string, patterns: readonly string[]): boolean {
   const candidates = hasTag(reference) ? [reference] : [reference, `${reference}:latest`];
   return patterns.some((pattern) => {
-    const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
-    return candidates.some((candidate) => regex.test(candidate));
+    const forms = hasTag(pattern) || pattern.endsWith('*') ? [pattern] : [pattern, `${pattern}:latest`];
+    return forms.some((form) => {
+      const regex = new RegExp(`^${form.split('*').map(escapeRegex).join('.*')}$`);
+      return candidates.some((candidate) => regex.test(candidate));
+    });
   });
 }
 

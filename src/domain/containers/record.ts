@@ -37,6 +37,8 @@ export interface ContainerRecord {
   readonly connections: number | null;
   /** Epoch ms of the latest sample of this run that saw a client connection, or null. */
   readonly observedAt: number | null;
+  /** Fingerprints of the SSH keys handed to the container (the keys themselves are not kept). */
+  readonly sshKeys: readonly string[];
 }
 
 /** What Docker says about a container right now. */

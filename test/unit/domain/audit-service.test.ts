@@ -5,11 +5,11 @@ import type { ContainerRuntime, ContainerStore, JobQueue } from '../../../src/do
 
 const record = (id: string, status: ContainerRecord['status'] = 'running'): ContainerRecord => ({
   id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', run: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null,
+  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
 });
 
 const quiet = { warn: () => undefined, info: () => undefined };
-const settings = { disableTimeouts: true, initialTimeoutInterval: 60, timeoutInterval: 60, stopTimeout: 1, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true } };
+const settings = { disableTimeouts: true, initialTimeoutInterval: 60, timeoutInterval: 60, stopTimeout: 1, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true }, allowedImages: ['*'], defaultSshKeys: [] };
 
 /** Records in memory; removing `failing` fails, as a Redis call can. */
 function storeWith(records: ContainerRecord[], failing: string) {

@@ -4,7 +4,7 @@ import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../.
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
   id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', run: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, ...extra,
+  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [], ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
   id, name: `/${id}`, running, ports: {}, ip: '', createdAt: 0, pid: 0, ...extra,

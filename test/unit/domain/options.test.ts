@@ -70,6 +70,9 @@ describe('imageAllowed', () => {
     expect(imageAllowed('evil/spin-docker', ['spin-docker/*'])).toBe(false);
     expect(imageAllowed('postgres', ['redis', 'postgres:*'])).toBe(true);
     expect(imageAllowed('postgres', [])).toBe(false);
+    // A name without a tag means :latest on either side.
+    expect(imageAllowed('redis:latest', ['redis'])).toBe(true);
+    expect(imageAllowed('redis:7', ['redis'])).toBe(false);
     // Regex characters in a pattern are plain characters.
     expect(imageAllowed('aXb', ['a.b'])).toBe(false);
   });
