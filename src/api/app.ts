@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Config } from '../config/env.js';
 import type { ContainerService } from '../domain/containers/containers.service.js';
+import type { ImageCatalog } from '../domain/images/catalog.js';
 import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
@@ -17,12 +18,13 @@ export interface AppDeps {
   readonly service: ContainerService;
   readonly health: () => Promise<HealthReport>;
   readonly loginThrottle: LoginThrottle;
+  readonly images: Pick<ImageCatalog, 'list'>;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health, loginThrottle }: AppDeps): Express {
+export function buildApp({ config, logger, service, health, loginThrottle, images }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -45,7 +47,7 @@ export function buildApp({ config, logger, service, health, loginThrottle }: App
   });
   app.use('/v1/check-in', checkinRoutes(service));
   app.use('/v1', basicAuth(config.password, loginThrottle));
-  app.use('/v1/images', imagesRoutes(service));
+  app.use('/v1/images', imagesRoutes(images));
   app.use('/v1/containers', containersRoutes(service));
 
   app.use(notFoundRoute);

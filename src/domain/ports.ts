@@ -30,6 +30,8 @@ export interface ContainerRuntime {
    * or `signal` aborts; events in between may have been missed, so the caller reconciles after reopening.
    */
   watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }>;
+  /** The same for the engine's images: `onChange()` whenever one is pulled, tagged, untagged, deleted, imported or loaded. */
+  watchImages(onChange: () => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }>;
 }
 
 /** What a probe needs to count a container's connections. */

@@ -10,6 +10,7 @@ import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
 import type { LoginThrottle } from '../api/middleware/login-throttle.js';
 import { ConfigError, type Config } from '../config/env.js';
 import { parseAuthorizedKeys, type AuthorizedKey } from '../domain/containers/options.js';
+import { createImageCatalog, type ImageCatalog } from '../domain/images/catalog.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
 import type { Clock, ConnectionProbe } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
@@ -30,6 +31,8 @@ export interface Deps {
   readonly prefix: string;
   /** Failed logins, shared by every API process (used by the API only). */
   readonly loginThrottle: LoginThrottle;
+  /** The engine's images, from memory (used by the API; it follows the engine from its first use). */
+  readonly images: ImageCatalog;
   /** Counts containers' connections on this host (used by the worker). */
   readonly probe: ConnectionProbe;
   /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
@@ -83,6 +86,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
     },
   });
+  const images = createImageCatalog({ runtime, logger });
   return {
     config,
     logger,
@@ -94,6 +98,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     service,
     clock,
     prefix,
+    images,
     probe: new ProcConnectionProbe(config.procRoot, config.dockerHost),
     loginThrottle: new RedisLoginThrottle(redis, prefix, {
       maxFailures: config.loginMaxFailures,
@@ -102,6 +107,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     }),
     health: createHealthCheck(redis, (ms) => runtime.ping(ms), prefix),
     async close() {
+      await images.close();
       await queue.close().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -94,6 +94,8 @@ export class DockerProxy {
   private readonly sockets = new Set<Socket>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'sd-docker-'));
   readonly path = join(this.dir, 'docker.sock');
+  /** Every request line that went through ("GET /v1.41/images/json"), in order. */
+  readonly requests: string[] = [];
 
   constructor(private readonly target = '/var/run/docker.sock') {}
 
@@ -109,6 +111,9 @@ export class DockerProxy {
         socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
+      client.on('data', (chunk: Buffer) => {
+        for (const match of chunk.toString('latin1').matchAll(/^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/gm)) this.requests.push(`${match[1]} ${match[2]}`);
+      });
       client.pipe(engine).pipe(client);
       client.once('close', () => engine.destroy());
       engine.once('close', () => client.destroy());

@@ -85,6 +85,8 @@ function fromListing(info: ContainerInfo): RuntimeContainer {
 
 /** The engine's events that change a container's state as we record it. */
 const WATCHED_EVENTS = ['start', 'die', 'destroy'];
+/** The engine's events that change which tagged images it has. */
+const IMAGE_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load'];
 
 /** Splits Docker's newline-delimited JSON event stream and hands on the id of every container event. */
 export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) => void {
@@ -227,7 +229,19 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
-    // The stream lives until `signal` aborts; only opening it has a deadline.
+    const filters = { type: ['container'], label: [`${INSTANCE_LABEL}=${this.instance}`], event: WATCHED_EVENTS };
+    return this.follow(filters, eventIds(onChange), signal);
+  }
+
+  async watchImages(onChange: () => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
+    return this.follow({ type: ['image'], event: IMAGE_EVENTS }, () => onChange(), signal);
+  }
+
+  /**
+   * Follows the engine's event stream with these filters until `signal` aborts; only opening it has a
+   * deadline. Resolves once it is open, with `closed`, which settles when it ends, fails or is aborted.
+   */
+  private async follow(filters: Record<string, string[]>, onData: (chunk: Buffer | string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
     const opening = new AbortController();
     const stopOpening = () => opening.abort(signal.reason);
     signal.addEventListener('abort', stopOpening, { once: true });
@@ -235,10 +249,7 @@ export class DockerRuntime implements ContainerRuntime {
     let stream: NodeJS.ReadableStream & { destroy?: () => void };
     try {
       stream = (await this.call('follow events', () =>
-        this.docker.getEvents({
-          filters: { type: ['container'], label: [`${INSTANCE_LABEL}=${this.instance}`], event: WATCHED_EVENTS },
-          abortSignal: opening.signal,
-        } as Parameters<Docker['getEvents']>[0]),
+        this.docker.getEvents({ filters, abortSignal: opening.signal } as Parameters<Docker['getEvents']>[0]),
       )) as NodeJS.ReadableStream & { destroy?: () => void };
     } finally {
       clearTimeout(deadline);
@@ -253,7 +264,7 @@ export class DockerRuntime implements ContainerRuntime {
         stream.destroy?.();
         done();
       };
-      stream.on('data', eventIds(onChange));
+      stream.on('data', onData);
       stream.once('end', done);
       stream.once('close', done);
       // `on`, not `once`: a stream may report more than one error, and none may go unhandled.

@@ -362,7 +362,6 @@ export function createContainerService({ runtime, store, queue, clock, settings,
   }
 
   return {
-    listImages: () => runtime.listImages(),
     list: () => store.list(),
     /** Every record with the version it is at; with `version()`, lets a reader reuse what it built last. */
     listAt: () => store.listAt(),
