@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 / Ubuntu 22.04+ machine lacks to build, run and test spin-docker:
 # Node.js 24 (scripts/install-node.sh), Docker Engine, Redis, Debian's static busybox (for the offline images), the deployment tools the tests check
-# the deployment files with (ansible, ansible-lint, vagrant, docker-compose, debootstrap), and the npm packages.
+# the deployment files with (ansible, ansible-lint, vagrant, docker-compose, debootstrap), a registry for the pull
+# tests (docker-registry, started by the tests on loopback only), and the npm packages.
 # Then makes sure a Docker engine is running. Idempotent: what is there is left alone. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 dpkg-query -W -f="\${Status}" busybox-static 2>/dev/null | grep -q "ok installed" || need+=(busybox-static)
-for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap; do
+for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap docker-registry:docker-registry; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

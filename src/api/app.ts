@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Config } from '../config/env.js';
 import type { ContainerService } from '../domain/containers/containers.service.js';
 import type { ImageCatalog } from '../domain/images/catalog.js';
+import type { ImagePulls } from '../domain/images/pulls.js';
 import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
@@ -19,12 +20,13 @@ export interface AppDeps {
   readonly health: () => Promise<HealthReport>;
   readonly loginThrottle: LoginThrottle;
   readonly images: Pick<ImageCatalog, 'list'>;
+  readonly pulls: Pick<ImagePulls, 'request' | 'get' | 'remove'>;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health, loginThrottle, images }: AppDeps): Express {
+export function buildApp({ config, logger, service, health, loginThrottle, images, pulls }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -47,7 +49,7 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
   });
   app.use('/v1/check-in', checkinRoutes(service));
   app.use('/v1', basicAuth(config.password, loginThrottle));
-  app.use('/v1/images', imagesRoutes(images));
+  app.use('/v1/images', imagesRoutes(images, pulls));
   app.use('/v1/containers', containersRoutes(service));
 
   app.use(notFoundRoute);

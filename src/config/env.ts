@@ -94,6 +94,9 @@ const schema = z
       .min(1)
       .optional()
       .describe('OpenSSH public keys handed to every container that is created without ssh_key.'),
+    SD_REGISTRY_AUTH_FILE: z.string().min(1).optional().describe('A Docker config.json with credentials for private registries (its "auths").'),
+    SD_PULL_TIMEOUT: seconds(1800).describe('Seconds a pull through the API may take before it is given up.'),
+    SD_PULL_STALL_TIMEOUT: seconds(120).describe('Seconds a pull may go without progress before it is given up (a registry gone away).'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -150,6 +153,11 @@ export interface Config {
   /** Patterns every image created from must match. */
   readonly allowedImages: readonly string[];
   readonly sshAuthorizedKeysFile: string | undefined;
+  readonly registryAuthFile: string | undefined;
+  /** Seconds a pull may take. */
+  readonly pullTimeout: number;
+  /** Seconds a pull may go without progress. */
+  readonly pullStallTimeout: number;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
   readonly redisUrlGiven: boolean;
@@ -221,6 +229,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .filter((s) => s !== ''),
     ),
     sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,
+    registryAuthFile: e.SD_REGISTRY_AUTH_FILE,
+    pullTimeout: e.SD_PULL_TIMEOUT,
+    pullStallTimeout: e.SD_PULL_STALL_TIMEOUT,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,

@@ -7,6 +7,14 @@ import type { ContainerRecord, ContainerStatus, PortMap, RuntimeContainer } from
 export interface ContainerRuntime {
   /** Every tagged image as "repository:tag". */
   listImages(): Promise<string[]>;
+  /**
+   * Pulls an image, handing on every progress line; rejects with the engine's message when the pull fails
+   * (an error in the stream included), after `timeoutMs`, or when `signal` aborts (with its reason); the
+   * engine stops pulling when the request is dropped.
+   */
+  pullImage(reference: string, auth: RegistryAuth | undefined, onEvent: (event: PullEvent) => void, options: { timeoutMs: number; signal: AbortSignal }): Promise<void>;
+  /** Removes an image (a tag); 'missing' when the engine has no such image; a conflict when a container uses it. */
+  removeImage(reference: string): Promise<'removed' | 'missing'>;
   /** Whether the image is on the engine (nothing is ever pulled). */
   imageExists(reference: string): Promise<boolean>;
   /**
@@ -129,6 +137,54 @@ export interface JobQueue {
   scheduleCheck(check: ScheduledCheck): Promise<void>;
   /** Drops a pending check; a check already running or gone is fine. */
   cancelCheck(check: ScheduledCheck): Promise<void>;
+  /** Queues pull `id` of `reference` for the worker. */
+  enqueuePull(id: string, reference: string): Promise<void>;
+}
+
+/** One line of the engine's pull progress, as it reports it. */
+export interface PullEvent {
+  readonly id?: string;
+  readonly status?: string;
+  readonly progressDetail?: { readonly current?: number; readonly total?: number };
+  readonly error?: string;
+}
+
+/** Credentials for a registry, as the engine takes them. */
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: string;
+  readonly serveraddress: string;
+}
+
+/** A pull as clients follow it. */
+export interface PullRecord {
+  readonly id: string;
+  readonly reference: string;
+  readonly status: 'pulling' | 'done' | 'failed';
+  readonly layers: readonly LayerProgress[];
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface LayerProgress {
+  readonly id: string;
+  readonly status: string;
+  /** Bytes downloaded so far, and in all (0 while unknown). */
+  readonly current: number;
+  readonly total: number;
+}
+
+/** Where pulls are kept (adapters/redis); finished ones are forgotten after a day. */
+export interface PullStore {
+  /**
+   * Starts pull `id` of `reference`, unless one of that reference is still pulling: then that one is the
+   * answer (`created: false`). Atomic, so two requests never start two pulls of one reference.
+   */
+  startOrJoin(reference: string, id: string, at: number): Promise<{ readonly pull: PullRecord; readonly created: boolean }>;
+  get(id: string): Promise<PullRecord | null>;
+  progress(id: string, layers: readonly LayerProgress[], at: number): Promise<void>;
+  finish(id: string, outcome: { readonly status: 'done' | 'failed'; readonly error: string | null; readonly layers: readonly LayerProgress[] }, at: number): Promise<void>;
 }
 
 export interface ScheduledCheck {

@@ -11,8 +11,11 @@ import type { LoginThrottle } from '../api/middleware/login-throttle.js';
 import { ConfigError, type Config } from '../config/env.js';
 import { parseAuthorizedKeys, type AuthorizedKey } from '../domain/containers/options.js';
 import { createImageCatalog, type ImageCatalog } from '../domain/images/catalog.js';
+import { createImagePulls, type ImagePulls } from '../domain/images/pulls.js';
+import { registryAuths } from '../adapters/docker/registry-auth.js';
+import { RedisPullStore } from '../adapters/redis/pull.store.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
-import type { Clock, ConnectionProbe } from '../domain/ports.js';
+import type { Clock, ConnectionProbe, RegistryAuth } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
 import type { Logger } from './logger.js';
 
@@ -33,6 +36,8 @@ export interface Deps {
   readonly loginThrottle: LoginThrottle;
   /** The engine's images, from memory (used by the API; it follows the engine from its first use). */
   readonly images: ImageCatalog;
+  /** Pulls and removals of images (asked for by the API, carried out by the worker). */
+  readonly pulls: ImagePulls;
   /** Counts containers' connections on this host (used by the worker). */
   readonly probe: ConnectionProbe;
   /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
@@ -87,6 +92,14 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     },
   });
   const images = createImageCatalog({ runtime, logger });
+  const pulls = createImagePulls({
+    runtime,
+    records: store,
+    pulls: new RedisPullStore(redis, prefix),
+    queue,
+    clock,
+    settings: { allowedImages: config.allowedImages, pullTimeoutMs: config.pullTimeout * 1000, pullStallMs: config.pullStallTimeout * 1000, registryAuth: await registryAuth(config.registryAuthFile) },
+  });
   return {
     config,
     logger,
@@ -99,6 +112,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     clock,
     prefix,
     images,
+    pulls,
     probe: new ProcConnectionProbe(config.procRoot, config.dockerHost),
     loginThrottle: new RedisLoginThrottle(redis, prefix, {
       maxFailures: config.loginMaxFailures,
@@ -123,6 +137,16 @@ async function defaultSshKeys(file: string | undefined): Promise<readonly Author
   const parsed = parseAuthorizedKeys(text, 'SD_SSH_AUTHORIZED_KEYS_FILE');
   if (!parsed.ok) throw new ConfigError(`Invalid configuration:\n  ${parsed.error}`);
   return parsed.value;
+}
+
+/** Credentials from SD_REGISTRY_AUTH_FILE; a file that cannot be read or understood stops the process. */
+async function registryAuth(file: string | undefined): Promise<(reference: string) => RegistryAuth | undefined> {
+  if (file === undefined) return () => undefined;
+  try {
+    return registryAuths(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  SD_REGISTRY_AUTH_FILE: ${file} is not a Docker config.json with "auths" (${(error as Error).message})`);
+  }
 }
 
 /** Containers reach the API through the bridge gateway; undefined when Docker cannot tell us yet. */

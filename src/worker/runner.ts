@@ -27,6 +27,7 @@ export function runWorker(deps: Deps): RunningWorker {
     instance: config.instance,
     concurrency: config.workerConcurrency,
     service,
+    pulls: deps.pulls,
     logger,
   });
   const follower = followDocker({ runtime: deps.runtime, service, logger });

@@ -6,13 +6,16 @@ import type { ContainerService } from '../domain/containers/containers.service.j
 import { isDomainError, isTransient } from '../domain/errors.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { activityProcessor } from './processors/activity.processor.js';
+import { imagesProcessor } from './processors/images.processor.js';
 import { lifecycleProcessor } from './processors/lifecycle.processor.js';
+import type { ImagePulls } from '../domain/images/pulls.js';
 
 export interface WorkerDeps {
   readonly redis: Redis;
   readonly instance: string;
   readonly concurrency: number;
   readonly service: ContainerService;
+  readonly pulls: Pick<ImagePulls, 'run'>;
   readonly logger: Logger;
 }
 
@@ -39,7 +42,7 @@ function withRetryPolicy<T>(processor: Processor<unknown, T>, logger: Logger): P
 }
 
 /** Creates (and so starts) the worker's BullMQ workers. */
-export function startWorkers({ redis, instance, concurrency, service, logger }: WorkerDeps): Worker[] {
+export function startWorkers({ redis, instance, concurrency, service, pulls, logger }: WorkerDeps): Worker[] {
   const options = {
     connection: redis,
     prefix: bullPrefix(instance),
@@ -53,6 +56,8 @@ export function startWorkers({ redis, instance, concurrency, service, logger }: 
   const workers = [
     new Worker(QUEUES.lifecycle, withRetryPolicy(lifecycleProcessor(service), logger), options),
     new Worker(QUEUES.activity, withRetryPolicy(activityProcessor(service), logger), options),
+    // A few pulls at a time: each is long and takes the engine's bandwidth.
+    new Worker(QUEUES.images, withRetryPolicy(imagesProcessor(pulls), logger), { ...options, concurrency: Math.min(concurrency, 3) }),
   ];
   for (const worker of workers) {
     worker.on('error', (error) => logger.warn({ err: error.message, queue: worker.name }, 'worker error'));

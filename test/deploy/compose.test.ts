@@ -103,7 +103,7 @@ describe('docker compose up, with base images made locally', () => {
     for (const service of ['redis', 'api', 'worker']) {
       await waitUntil(`${service} to be healthy`, async () => ((await health(service)) === 'healthy' ? true : undefined), 120_000);
     }
-    expect((await api('GET', '/healthz')).body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
+    expect((await api('GET', '/healthz')).body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok', activity: 'observed' });
     expect((await run('docker', ['exec', await containerOf('redis'), 'redis-cli', 'config', 'get', 'appendonly'])).stdout).toMatch(/yes/);
 
     const created = await api('POST', '/v1/containers', { image: 'spin-docker/demo' });

@@ -7,12 +7,15 @@ import { z } from 'zod';
 export const QUEUES = {
   lifecycle: 'lifecycle',
   activity: 'activity',
+  /** Pulls: slow and rare, kept apart so that they never hold up a stop. */
+  images: 'images',
 } as const;
 
 export const JOBS = {
   stop: 'stop-container',
   delete: 'delete-container',
   check: 'check-activity',
+  pull: 'pull-image',
 } as const;
 
 const containerId = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-hex Docker id');
@@ -27,7 +30,11 @@ export const checkPayload = z.object({
   at: z.number().int().nonnegative(),
 });
 
+/** A pull of `reference`, known to clients as pull `id`. */
+export const pullPayload = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a pull id'), reference: z.string().min(1).max(255) });
+
 export type StopPayload = z.infer<typeof stopPayload>;
+export type PullPayload = z.infer<typeof pullPayload>;
 export type DeletePayload = z.infer<typeof deletePayload>;
 export type CheckPayload = z.infer<typeof checkPayload>;
 
@@ -41,6 +48,7 @@ export const jobIds = {
   stop: (id: string, run: number) => `stop-${id}-${run}`,
   delete: (id: string) => `delete-${id}`,
   check: (check: CheckPayload) => `check-${check.id}-${check.run}-${check.at}`,
+  pull: (id: string) => `pull-${id}`,
 };
 
 /** BullMQ's key prefix for this installation. */

@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import type { PortMap, RuntimeContainer } from '../../domain/containers/record.js';
 import type { ContainerLimits } from '../../config/env.js';
-import type { ContainerRuntime, RunSpec } from '../../domain/ports.js';
+import type { ContainerRuntime, PullEvent, RegistryAuth, RunSpec } from '../../domain/ports.js';
 import { dockerStatus, translateDockerError } from './errors.js';
 
 /** The label every container we create carries; its value is the installation's name (SD_INSTANCE). */
@@ -143,6 +143,64 @@ export class DockerRuntime implements ContainerRuntime {
       .flatMap((image) => image.RepoTags ?? [])
       .filter((tag) => tag !== '<none>:<none>')
       .sort();
+  }
+
+  async pullImage(reference: string, auth: RegistryAuth | undefined, onEvent: (event: PullEvent) => void, options: { timeoutMs: number; signal: AbortSignal }): Promise<void> {
+    const { timeoutMs } = options;
+    if (options.signal.aborted) throw options.signal.reason as Error;
+    // The whole pull, stream included, under one deadline of its own (pulls are long), or until the caller gives up.
+    await this.call(
+      `pull ${reference}`,
+      async (deadline) => {
+        const abortSignal = AbortSignal.any([deadline, options.signal]);
+        const given = () => (options.signal.aborted ? (options.signal.reason as Error) : new DeadlineError(timeoutMs));
+        const stream = (await this.docker.pull(reference, { abortSignal, ...(auth === undefined ? {} : { authconfig: auth }) } as object)) as NodeJS.ReadableStream & {
+          destroy?: () => void;
+        };
+        await new Promise<void>((resolve, reject) => {
+          let buffered = '';
+          let failure: string | undefined;
+          const onAbort = () => stream.destroy?.();
+          abortSignal.addEventListener('abort', onAbort, { once: true });
+          const settle = (error?: Error) => {
+            abortSignal.removeEventListener('abort', onAbort);
+            if (error !== undefined) reject(error);
+            else if (failure !== undefined) reject(new Error(failure));
+            else resolve();
+          };
+          stream.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString();
+            const lines = buffered.split('\n');
+            buffered = lines.pop() ?? '';
+            for (const line of lines) {
+              if (line.trim() === '') continue;
+              try {
+                const event = JSON.parse(line) as PullEvent;
+                if (event.error !== undefined) failure = event.error;
+                else onEvent(event);
+              } catch {
+                // Not a progress line; nothing to report.
+              }
+            }
+          });
+          stream.once('end', () => settle());
+          stream.once('error', (error: Error) => settle(abortSignal.aborted ? given() : error));
+          stream.once('close', () => settle(abortSignal.aborted ? given() : undefined));
+        });
+      },
+      0,
+      timeoutMs,
+    );
+  }
+
+  async removeImage(reference: string): Promise<'removed' | 'missing'> {
+    try {
+      await this.call(`remove image ${reference}`, (abortSignal) => this.docker.getImage(reference).remove({ abortSignal } as object));
+      return 'removed';
+    } catch (error) {
+      if (dockerStatus(error) === 404) return 'missing';
+      throw error;
+    }
   }
 
   async imageExists(reference: string): Promise<boolean> {

@@ -11,6 +11,14 @@ const IMAGE_REFERENCE =
 
 const blank = 'Image cannot be blank';
 
+/** An image reference as a client sends it: trimmed, non-blank, Docker's grammar. */
+export const imageReference = z
+  .string({ error: (issue) => (issue.input === undefined ? blank : 'Image must be a single string') })
+  .trim()
+  .min(1, blank)
+  .max(255, 'Image reference is too long')
+  .regex(IMAGE_REFERENCE, 'Image is not a valid image reference');
+
 /** `ssh_key`: one or more OpenSSH public keys, as text (one per line) or repeated fields. */
 const sshKeyField = z
   .union([z.string(), z.array(z.string())], { error: 'ssh_key must be text: one or more OpenSSH public keys' })
@@ -38,12 +46,7 @@ const envField = z.unknown().transform((value, ctx) => {
 export const createContainerSchema = z.strictObject({
   ssh_key: sshKeyField.optional(),
   env: envField.optional(),
-  image: z
-    .string({ error: (issue) => (issue.input === undefined ? blank : 'Image must be a single string') })
-    .trim()
-    .min(1, blank)
-    .max(255, 'Image reference is too long')
-    .regex(IMAGE_REFERENCE, 'Image is not a valid image reference'),
+  image: imageReference,
 }, {
   error: (issue) =>
     issue.code === 'unrecognized_keys'

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { conflict, forbidden, notFound } from '../errors.js';
+import { imageAllowed } from '../containers/options.js';
+import type { Clock, ContainerRuntime, ContainerStore, JobQueue, LayerProgress, PullEvent, PullRecord, PullStore, RegistryAuth } from '../ports.js';
+
+export interface PullSettings {
+  readonly allowedImages: readonly string[];
+  /** The longest a pull may take. */
+  readonly pullTimeoutMs: number;
+  /** The longest a pull may go without a byte more (a registry gone away: the engine itself retries for minutes). */
+  readonly pullStallMs: number;
+  /** Credentials for the registry of a reference, if any are configured. */
+  readonly registryAuth: (reference: string) => RegistryAuth | undefined;
+}
+
+export interface PullDeps {
+  readonly runtime: Pick<ContainerRuntime, 'imageExists' | 'pullImage' | 'removeImage'>;
+  readonly records: Pick<ContainerStore, 'list'>;
+  readonly pulls: PullStore;
+  readonly queue: Pick<JobQueue, 'enqueuePull'>;
+  readonly clock: Clock;
+  readonly settings: PullSettings;
+  /** How often progress is written at most, in ms. */
+  readonly progressEveryMs?: number;
+}
+
+export type PullRequestOutcome = { readonly kind: 'present'; readonly reference: string } | { readonly kind: 'pulling'; readonly pull: PullRecord };
+
+/** "name" and "name:latest" are one image, as for Docker. */
+export function normalizedReference(reference: string): string {
+  const last = reference.slice(reference.lastIndexOf('/') + 1);
+  return last.includes(':') || reference.includes('@') ? reference : `${reference}:latest`;
+}
+
+/**
+ * Folds one line of the engine's pull progress into the layers seen so far (in order of first sight). A layer
+ * that is complete or already there counts as fully done.
+ */
+export function applyPullEvent(layers: readonly LayerProgress[], event: PullEvent): LayerProgress[] {
+  const id = event.id;
+  // Lines without a layer ("Pulling from …", "Digest: …", "Status: …") say nothing per layer.
+  if (id === undefined || event.status === undefined || /^(Pulling from|Digest|Status)/.test(event.status)) return [...layers];
+  const index = layers.findIndex((layer) => layer.id === id);
+  const before: LayerProgress = index === -1 ? { id, status: event.status, current: 0, total: 0 } : (layers[index] as LayerProgress);
+  const detail = event.progressDetail ?? {};
+  const downloading = event.status === 'Downloading';
+  const total = downloading && typeof detail.total === 'number' && detail.total > 0 ? detail.total : before.total;
+  let current = downloading && typeof detail.current === 'number' ? detail.current : before.current;
+  if (/^(Download complete|Pull complete|Already exists|Verifying Checksum|Extracting)/.test(event.status)) current = Math.max(current, total);
+  const next: LayerProgress = { id, status: event.status, current, total };
+  return index === -1 ? [...layers, next] : layers.map((layer, i) => (i === index ? next : layer));
+}
+
+/** Bytes done and to do over every layer. */
+export function pullTotals(layers: readonly LayerProgress[]): { done: number; total: number } {
+  return layers.reduce((sum, layer) => ({ done: sum.done + layer.current, total: sum.total + layer.total }), { done: 0, total: 0 });
+}
+
+/** Adding and removing images: a pull is asked for by the API and carried out by the worker. */
+export function createImagePulls({ runtime, records, pulls, queue, clock, settings, progressEveryMs = 250 }: PullDeps) {
+  const allowed = (reference: string) => {
+    if (!imageAllowed(reference, settings.allowedImages)) throw forbidden('image_not_allowed', `Image ${reference} is not allowed on this server (SD_ALLOWED_IMAGES)`);
+  };
+
+  return {
+    /** API: an image already there is the answer at once; otherwise the pull of it (a new one, or the one under way). */
+    async request(reference: string): Promise<PullRequestOutcome> {
+      allowed(reference);
+      if (await runtime.imageExists(reference)) return { kind: 'present', reference };
+      const { pull, created } = await pulls.startOrJoin(reference, randomBytes(8).toString('hex'), clock.now());
+      if (created) {
+        try {
+          await queue.enqueuePull(pull.id, reference);
+        } catch (error) {
+          // Never leave a pull that nobody carries out holding its reference.
+          await pulls.finish(pull.id, { status: 'failed', error: 'The pull could not be queued', layers: [] }, clock.now()).catch(() => undefined);
+          throw error;
+        }
+      }
+      return { kind: 'pulling', pull };
+    },
+
+    async get(id: string): Promise<PullRecord> {
+      const pull = /^[0-9a-f]{16}$/.test(id) ? await pulls.get(id) : null;
+      if (pull === null) throw notFound('pull_not_found', `Pull ${id} doesn't exist (finished pulls are kept for a day)`);
+      return pull;
+    },
+
+    /** Worker: carries out a pull, writing its progress now and then, and its end. */
+    async run(id: string, reference: string): Promise<'done' | 'failed' | 'stale'> {
+      const pull = await pulls.get(id);
+      if (pull === null || pull.status !== 'pulling') return 'stale';
+      let layers: LayerProgress[] = [];
+      let writtenAt = 0;
+      let writing: Promise<void> = Promise.resolve();
+      // Given up when nothing moves for pullStallMs: bytes, or a layer reaching a new stage.
+      const stalled = new AbortController();
+      let movedAt = clock.now();
+      let moved = '';
+      const watchdog = setInterval(() => {
+        if (clock.now() - movedAt > settings.pullStallMs) {
+          stalled.abort(new Error(`The pull made no progress for ${Math.round(settings.pullStallMs / 1000)} s (is the registry reachable?)`));
+        }
+      }, Math.min(1000, settings.pullStallMs));
+      try {
+        await runtime.pullImage(reference, settings.registryAuth(reference), (event) => {
+          layers = applyPullEvent(layers, event);
+          const now = clock.now();
+          const state = layers.map((layer) => `${layer.current}/${layer.status}`).join(',');
+          if (state !== moved && !/^Retrying/.test(event.status ?? '')) [moved, movedAt] = [state, now];
+          if (now - writtenAt < progressEveryMs) return;
+          writtenAt = now;
+          const snapshot = layers;
+          writing = writing.then(() => pulls.progress(id, snapshot, now)).catch(() => undefined);
+        }, { timeoutMs: settings.pullTimeoutMs, signal: stalled.signal });
+        await writing;
+        await pulls.finish(id, { status: 'done', error: null, layers }, clock.now());
+        return 'done';
+      } catch (error) {
+        await writing;
+        await pulls.finish(id, { status: 'failed', error: (error as Error).message, layers }, clock.now());
+        return 'failed';
+      } finally {
+        clearInterval(watchdog);
+      }
+    },
+
+    /** API: removes an image no managed container uses. */
+    async remove(reference: string): Promise<void> {
+      if (!(await runtime.imageExists(reference))) throw notFound('image_not_found', `Image ${reference} not found on this server`);
+      const wanted = normalizedReference(reference);
+      const users = (await records.list()).filter((record) => normalizedReference(record.image) === wanted);
+      if (users.length > 0) throw conflict('image_in_use', `Image ${reference} is used by ${users.length} container(s) of this server; delete them first`);
+      if ((await runtime.removeImage(reference)) === 'missing') throw notFound('image_not_found', `Image ${reference} not found on this server`);
+    },
+  };
+}
+
+export type ImagePulls = ReturnType<typeof createImagePulls>;
