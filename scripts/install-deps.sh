@@ -19,6 +19,10 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${need[@]}"
+  # The tests start their own registry on loopback; the package's service (all interfaces, :5000) stays off.
+  if [[ " ${need[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
 
 # Node.js 24 LTS, from the npm registry, unless the machine has it (or newer) already.
