@@ -97,6 +97,8 @@ export type TransitionResult =
 export interface ContainerStore {
   insert(record: ContainerRecord): Promise<void>;
   get(id: string): Promise<ContainerRecord | null>;
+  /** The ids of records that start with `prefix`: none, one, or two (then it is ambiguous). */
+  resolvePrefix(prefix: string): Promise<string[]>;
   /** Every record, oldest first, in one round trip. */
   list(): Promise<ContainerRecord[]>;
   /** The same, with the version they are at, read atomically. */

@@ -70,7 +70,8 @@ interface Case {
 }
 
 function makeCase(r: ReturnType<typeof random>, i: number): Case {
-  const ids = [realId, realId.toUpperCase(), realId.slice(0, 63), `${realId}0`, 'f'.repeat(64), '..%2F..%2Fetc', '%zz', 'x'.repeat(10_000), encodeURIComponent(r.pick(STRANGE_STRINGS)), ''];
+  // (A prefix of the real id is a valid short id: the 63-character one here starts differently.)
+  const ids = [realId, realId.toUpperCase(), `${realId.startsWith('a') ? 'b' : 'a'}${realId.slice(1, 63)}`, `${realId}0`, 'f'.repeat(64), '..%2F..%2Fetc', '%zz', 'x'.repeat(10_000), encodeURIComponent(r.pick(STRANGE_STRINGS)), ''];
   const paths = [
     '/v1/containers', `/v1/containers/${r.pick(ids)}`, '/v1/images', '/v1/check-in', '/v1/containers/', '/v1//containers',
     `/v1/containers?audit=${encodeURIComponent(r.pick(STRANGE_STRINGS))}`, `/v1/containers?${r.pick(FIELDS)}=${encodeURIComponent(String(strangeValue(r)))}`,

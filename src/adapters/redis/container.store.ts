@@ -4,7 +4,7 @@ import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/container
 import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import { redisCall } from './connection.js';
-import { CHECK_IN, INSERT, LIST, REMOVE, TRANSITION } from './scripts.js';
+import { CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION } from './scripts.js';
 
 /**
  * Key layout, all under `prefix` (spin-docker:<instance>:):
@@ -106,6 +106,7 @@ type ScriptRedis = Redis & {
   sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, id: string): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
   sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
+  sdResolve(ids: string, prefix: string): Promise<string[]>;
 };
 
 /** Registers the scripts once per connection (EVALSHA afterwards, falling back to EVAL after a flush). */
@@ -117,6 +118,7 @@ function withScripts(redis: Redis): ScriptRedis {
     redis.defineCommand('sdRemove', { numberOfKeys: 5, lua: REMOVE });
     redis.defineCommand('sdList', { numberOfKeys: 2, lua: LIST });
     redis.defineCommand('sdCheckIn', { numberOfKeys: 3, lua: CHECK_IN });
+    redis.defineCommand('sdResolve', { numberOfKeys: 1, lua: RESOLVE_PREFIX });
   }
   return r;
 }
@@ -179,6 +181,10 @@ export class RedisContainerStore implements ContainerStore {
   /** Every (re)connection may find another data set than the last one saw (see the port). */
   onReset(listener: () => void): void {
     this.redis.on('ready', listener);
+  }
+
+  resolvePrefix(prefix: string): Promise<string[]> {
+    return redisCall(() => this.redis.sdResolve(this.keys.ids, prefix));
   }
 
   version(): Promise<number> {

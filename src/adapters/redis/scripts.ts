@@ -64,6 +64,19 @@ for i, id in ipairs(ids) do out[i + 1] = redis.call('HGETALL', ARGV[1] .. id) en
 return out`;
 
 /**
+ * The ids that start with a prefix, at most two (two already means "ambiguous"). KEYS: ids. ARGV: prefix.
+ */
+export const RESOLVE_PREFIX = `
+local found = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(id, 1, #ARGV[1]) == ARGV[1] then
+    found[#found + 1] = id
+    if #found == 2 then break end
+  end
+end
+return found`;
+
+/**
  * KEYS: addresses, tokens, version. ARGV: ip, record key prefix, active, at, token hash ('' for none).
  * Returns 1 (stored), 0 (no running container to credit) or -1 (unknown token, or another container's).
  * Writes only into a record that exists and runs: a check-in cannot resurrect a deleted record.

@@ -1,18 +1,18 @@
 import { Router } from 'express';
-import { notFound } from '../../domain/errors.js';
 import type { ContainerService } from '../../domain/containers/containers.service.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields, parseInput } from '../middleware/validate.js';
 import { presentContainer } from '../presenters/container.presenter.js';
 import { createListCache } from '../presenters/list-cache.js';
-import { CONTAINER_ID, createContainerSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
+import { createContainerSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
 
 export function containersRoutes(service: ContainerService): Router {
   const router = Router();
   const listBody = createListCache(service);
 
-  router.param('id', (_req, _res, next, id: string) => {
-    if (!CONTAINER_ID.test(id)) throw notFound('container_not_found', `Container ${id} doesn't exist`);
+  // A full id, or a unique prefix of at least 4 hex characters; what follows sees the full id.
+  router.param('id', async (req, _res, next, id: string) => {
+    req.params.id = await service.resolveId(id);
     next();
   });
 

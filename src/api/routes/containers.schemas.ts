@@ -66,5 +66,3 @@ export const listContainersSchema = z.object({
     .optional(),
 });
 
-/** Container ids are Docker's full 64-hex ids; anything else cannot name a record. */
-export const CONTAINER_ID = /^[0-9a-f]{64}$/;

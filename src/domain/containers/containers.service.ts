@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
-import { conflict, forbidden, notFound, unavailable } from '../errors.js';
+import { conflict, forbidden, invalid, notFound, unavailable } from '../errors.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
 import { planAudit, type AuditAction } from './audit.js';
 import { imageAllowed, type AuthorizedKey } from './options.js';
@@ -63,9 +63,24 @@ export interface AuditReport {
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 const missing = (id: string) => notFound('container_not_found', `Container ${id} doesn't exist`);
+const FULL_ID = /^[0-9a-f]{64}$/;
+const SHORT_ID = /^[0-9a-f]{4,63}$/;
 
 /** The use cases of managed containers. Both processes use it: the API for requests, the worker for jobs. */
 export function createContainerService({ runtime, store, queue, clock, settings, logger }: ContainerServiceDeps) {
+  /**
+   * A container id as a client may write it: the full 64-hex id, or a unique prefix of at least 4 hex
+   * characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
+   */
+  async function resolveId(given: string): Promise<string> {
+    if (FULL_ID.test(given)) return given;
+    if (!SHORT_ID.test(given)) throw missing(given);
+    const matches = await store.resolvePrefix(given);
+    if (matches.length === 0) throw missing(given);
+    if (matches.length > 1) throw invalid('ambiguous_id', `More than one container id starts with ${given}; give more of it`);
+    return matches[0] as string;
+  }
+
   async function get(id: string): Promise<ContainerRecord> {
     const record = await store.get(id);
     if (record === null) throw missing(id);
@@ -368,6 +383,7 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     version: () => store.version(),
     onStoreReset: (listener: () => void) => store.onReset(listener),
     get,
+    resolveId,
     create,
     changeStatus,
     requestDelete,
