@@ -28,6 +28,11 @@ export interface ContainerRuntime {
   stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'>;
   /** Removes a container and its anonymous volumes, stopping it first if needed. Gone already is fine. */
   remove(id: string): Promise<void>;
+  /**
+   * A container's output (stdout and stderr, demultiplexed), the last `tail` lines (or all), then, with
+   * `follow`, whatever comes until the container stops or `signal` aborts (the engine's stream is dropped then).
+   */
+  logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** Every container carrying this installation's label, running or not. One engine call. */
   listManaged(): Promise<RuntimeContainer[]>;
   /** What Docker says about one container now; null when it no longer exists. */
@@ -64,6 +69,13 @@ export interface ConnectionProbe {
    * is not the container's own loopback; null when they cannot be read (unknown, never "idle").
    */
   count(target: ProbeTarget): Promise<number | null>;
+}
+
+export interface LogOptions {
+  /** Lines from the end to start with, or 'all'. */
+  readonly tail: number | 'all';
+  readonly follow: boolean;
+  readonly timestamps: boolean;
 }
 
 export interface RunSpec {

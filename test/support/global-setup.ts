@@ -11,6 +11,7 @@ const SMALL_IMAGES: Record<string, string> = {
   [TEST_IMAGES.noPorts]: 'CMD ["sleep", "3600"]',
   [TEST_IMAGES.broken]: 'USER nobody-here\nCMD ["sleep", "3600"]',
   [TEST_IMAGES.httpd]: 'EXPOSE 80\nCMD ["httpd", "-f", "-p", "80", "-h", "/bin"]',
+  [TEST_IMAGES.chatty]: 'CMD ["sh", "-c", "i=0; while :; do i=$((i+1)); echo out-$i; echo err-$i >&2; sleep 0.2; done"]',
   [TEST_IMAGES.exits]: 'EXPOSE 80\nCMD ["true"]',
   [TEST_IMAGES.stubborn]: 'EXPOSE 7000\nCMD ["sh", "-c", "trap \\"\\" TERM; while :; do sleep 1; done"]',
 };

@@ -12,6 +12,8 @@ export const TEST_IMAGES = {
   stubborn: 'spin-docker-test/stubborn',
   /** busybox httpd on port 80 and nothing else: an image that knows nothing about spin-docker (no reporter). */
   httpd: 'spin-docker-test/httpd',
+  /** Writes a numbered line to stdout and to stderr five times a second. */
+  chatty: 'spin-docker-test/chatty',
   /** Exposes a port, but its command exits at once. */
   exits: 'spin-docker-test/exits',
 } as const;

@@ -97,6 +97,13 @@ export class DockerProxy {
   /** Every request line that went through ("GET /v1.41/images/json"), in order. */
   readonly requests: string[] = [];
 
+  /** Connections open through the proxy right now whose requests match `pattern`. */
+  openMatching(pattern: RegExp): number {
+    return [...this.connections.values()].filter((lines) => lines.some((line) => pattern.test(line))).length;
+  }
+
+  private readonly connections = new Map<Socket, string[]>();
+
   constructor(private readonly target = '/var/run/docker.sock') {}
 
   get dockerHost(): string {
@@ -105,6 +112,9 @@ export class DockerProxy {
 
   async up(): Promise<void> {
     const server = createServer((client) => {
+      const lines: string[] = [];
+      this.connections.set(client, lines);
+      client.once('close', () => this.connections.delete(client));
       const engine = connect(this.target);
       for (const socket of [client, engine]) {
         this.sockets.add(socket);
@@ -112,7 +122,10 @@ export class DockerProxy {
         socket.on('error', () => undefined);
       }
       client.on('data', (chunk: Buffer) => {
-        for (const match of chunk.toString('latin1').matchAll(/^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/gm)) this.requests.push(`${match[1]} ${match[2]}`);
+        for (const match of chunk.toString('latin1').matchAll(/^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/gm)) {
+          this.requests.push(`${match[1]} ${match[2]}`);
+          lines.push(`${match[1]} ${match[2]}`);
+        }
       });
       client.pipe(engine).pipe(client);
       client.once('close', () => engine.destroy());

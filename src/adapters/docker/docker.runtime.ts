@@ -2,7 +2,10 @@ import Docker from 'dockerode';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import type { PortMap, RuntimeContainer } from '../../domain/containers/record.js';
 import type { ContainerLimits } from '../../config/env.js';
-import type { ContainerRuntime, PullEvent, RegistryAuth, RunSpec } from '../../domain/ports.js';
+import { PassThrough } from 'node:stream';
+import { DomainError } from '../../domain/errors.js';
+import type { ContainerRuntime, LogOptions, PullEvent, RegistryAuth, RunSpec } from '../../domain/ports.js';
+import { createDemuxer } from './demux.js';
 import { dockerStatus, translateDockerError } from './errors.js';
 
 /** The label every container we create carries; its value is the installation's name (SD_INSTANCE). */
@@ -266,6 +269,49 @@ export class DockerRuntime implements ContainerRuntime {
       if (status === 409 && /in progress/i.test((error as Error).message)) return;
       throw error;
     }
+  }
+
+  async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
+    const out = new PassThrough();
+    const push = createDemuxer((payload) => out.write(payload));
+    const request = { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps };
+    if (!options.follow) {
+      // Without follow the engine answers at once, with every frame in one body.
+      const body = await this.call('read the logs', (abortSignal) =>
+        this.docker.getContainer(id).logs({ ...request, follow: false, abortSignal } as object) as unknown as Promise<Buffer>,
+      );
+      push(Buffer.isBuffer(body) ? body : Buffer.from(String(body)));
+      out.end();
+      return out;
+    }
+    // Following lives as long as the container runs or the caller listens; only opening it has a deadline.
+    const following = new AbortController();
+    const deadline = setTimeout(() => following.abort(new DeadlineError(this.options.timeoutMs)), this.options.timeoutMs);
+    const stop = () => following.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let stream: NodeJS.ReadableStream & { destroy?: () => void };
+    try {
+      stream = (await this.call('follow the logs', () =>
+        this.docker.getContainer(id).logs({ ...request, follow: true, abortSignal: following.signal } as object) as unknown as Promise<NodeJS.ReadableStream>,
+      )) as NodeJS.ReadableStream & { destroy?: () => void };
+    } catch (error) {
+      signal.removeEventListener('abort', stop);
+      throw error;
+    } finally {
+      clearTimeout(deadline);
+    }
+    const end = () => {
+      signal.removeEventListener('abort', stop);
+      stream.destroy?.();
+      out.end();
+    };
+    stream.on('data', (chunk: Buffer) => push(chunk));
+    stream.once('end', end);
+    stream.once('close', end);
+    stream.on('error', end);
+    following.signal.addEventListener('abort', end, { once: true });
+    return out;
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {

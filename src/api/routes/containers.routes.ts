@@ -4,7 +4,7 @@ import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields, parseInput } from '../middleware/validate.js';
 import { presentContainer } from '../presenters/container.presenter.js';
 import { createListCache } from '../presenters/list-cache.js';
-import { createContainerSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
+import { createContainerSchema, logsSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
 
 export function containersRoutes(service: ContainerService): Router {
   const router = Router();
@@ -34,6 +34,20 @@ export function containersRoutes(service: ContainerService): Router {
       res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
     })
     .all(methodNotAllowed(['GET', 'POST']));
+
+  // The container's output as text; with follow=true, streamed until it stops or the client goes away.
+  router
+    .route('/:id/logs')
+    .get(async (req, res) => {
+      const options = parseInput(logsSchema, req.query);
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      const output = await service.logs(req.params.id as string, options, gone.signal);
+      res.status(200).set({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Accel-Buffering': 'no' });
+      if (options.follow) res.flushHeaders();
+      output.pipe(res);
+    })
+    .all(methodNotAllowed(['GET']));
 
   router
     .route('/:id')

@@ -58,6 +58,28 @@ export const patchContainerSchema = z.object({
   status: z.enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" }),
 });
 
+const flag = (name: string) =>
+  z
+    .string({ error: `${name} must be 'true' or 'false'` })
+    .toLowerCase()
+    .pipe(z.enum(['true', 'false', '1', '0'], { error: `${name} must be 'true' or 'false'` }))
+    .transform((value) => value === 'true' || value === '1')
+    .default(false);
+
+/** `GET /v1/containers/<id>/logs?tail=100&follow=true&timestamps=true`. */
+export const logsSchema = z.strictObject(
+  {
+    tail: z
+      .string({ error: "tail must be a number of lines or 'all'" })
+      .regex(/^(all|\d{1,6})$/, "tail must be a number of lines (at most 999999) or 'all'")
+      .transform((value) => (value === 'all' ? ('all' as const) : Number(value)))
+      .default(100),
+    follow: flag('follow'),
+    timestamps: flag('timestamps'),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `Only tail, follow and timestamps can be given` : undefined) },
+);
+
 export const listContainersSchema = z.object({
   audit: z
     .string({ error: "audit must be 'true' or 'false'" })

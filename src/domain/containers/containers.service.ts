@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decideCheck, firstCheckAt } from '../activity/idle-rule.js';
 import { conflict, forbidden, invalid, notFound, unavailable } from '../errors.js';
-import type { Clock, ContainerRuntime, ContainerStore, JobQueue, ScheduledCheck } from '../ports.js';
+import type { Clock, ContainerRuntime, ContainerStore, JobQueue, LogOptions, ScheduledCheck } from '../ports.js';
 import { planAudit, type AuditAction } from './audit.js';
 import { imageAllowed, type AuthorizedKey } from './options.js';
 import type { ContainerRecord, RuntimeContainer, StatusRequest } from './record.js';
@@ -376,7 +376,14 @@ export function createContainerService({ runtime, store, queue, clock, settings,
     }
   }
 
+  /** A container's output; the record must exist (and the engine only shows containers of this installation). */
+  async function logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    await get(id);
+    return runtime.logs(id, options, signal);
+  }
+
   return {
+    logs,
     list: () => store.list(),
     /** Every record with the version it is at; with `version()`, lets a reader reuse what it built last. */
     listAt: () => store.listAt(),
