@@ -45,7 +45,7 @@ describe('GET /v1/containers/<id>/logs', () => {
     expect(lines.some((line) => /^out-\d+$/.test(line))).toBe(true);
     expect(lines.some((line) => /^err-\d+$/.test(line))).toBe(true);
     // Demultiplexed: none of Docker's 8-byte frame headers left in the text.
-    expect(res.text).not.toMatch(/[\x00-\x02]/);
+    expect([...res.text].some((c) => c.charCodeAt(0) <= 2)).toBe(false);
   });
 
   it('adds timestamps on request, and takes a short id', async () => {
