@@ -91,8 +91,11 @@ const WATCHED_EVENTS = ['start', 'die', 'destroy'];
 /** The engine's events that change which tagged images it has. */
 const IMAGE_EVENTS = ['pull', 'tag', 'untag', 'delete', 'import', 'load'];
 
-/** Splits Docker's newline-delimited JSON event stream and hands on the id of every container event. */
-export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) => void {
+/**
+ * Splits a stream of newline-delimited JSON (the engine's events, a pull's progress) and hands on every object;
+ * a line that is not JSON is skipped.
+ */
+export function jsonLines(onObject: (value: unknown) => void): (chunk: Buffer | string) => void {
   let buffered = '';
   return (chunk) => {
     buffered += chunk.toString();
@@ -100,15 +103,27 @@ export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) =
     buffered = lines.pop() ?? '';
     for (const line of lines) {
       if (line.trim() === '') continue;
+      let value: unknown;
       try {
-        const event = JSON.parse(line) as { Type?: string; id?: string; Actor?: { ID?: string } };
-        const id = event.Actor?.ID ?? event.id;
-        if ((event.Type === undefined || event.Type === 'container') && typeof id === 'string') onId(id);
+        value = JSON.parse(line);
       } catch {
-        // A line we cannot read names no container; the reconciliation after any gap covers it.
+        continue;
       }
+      onObject(value);
     }
   };
+}
+
+/**
+ * Hands on the id of every container event. A line that cannot be read names no container; the
+ * reconciliation after any gap covers it.
+ */
+export function eventIds(onId: (id: string) => void): (chunk: Buffer | string) => void {
+  return jsonLines((value) => {
+    const event = value as { Type?: string; id?: string; Actor?: { ID?: string } } | null;
+    const id = event?.Actor?.ID ?? event?.id;
+    if ((event?.Type === undefined || event.Type === 'container') && typeof id === 'string') onId(id);
+  });
 }
 
 export interface DockerRuntimeOptions {
@@ -161,7 +176,6 @@ export class DockerRuntime implements ContainerRuntime {
           destroy?: () => void;
         };
         await new Promise<void>((resolve, reject) => {
-          let buffered = '';
           let failure: string | undefined;
           const onAbort = () => stream.destroy?.();
           abortSignal.addEventListener('abort', onAbort, { once: true });
@@ -171,21 +185,14 @@ export class DockerRuntime implements ContainerRuntime {
             else if (failure !== undefined) reject(new Error(failure));
             else resolve();
           };
-          stream.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString();
-            const lines = buffered.split('\n');
-            buffered = lines.pop() ?? '';
-            for (const line of lines) {
-              if (line.trim() === '') continue;
-              try {
-                const event = JSON.parse(line) as PullEvent;
-                if (event.error !== undefined) failure = event.error;
-                else onEvent(event);
-              } catch {
-                // Not a progress line; nothing to report.
-              }
-            }
-          });
+          stream.on(
+            'data',
+            jsonLines((value) => {
+              const event = (value ?? {}) as PullEvent;
+              if (event.error !== undefined) failure = event.error;
+              else onEvent(event);
+            }),
+          );
           stream.once('end', () => settle());
           stream.once('error', (error: Error) => settle(abortSignal.aborted ? given() : error));
           stream.once('close', () => settle(abortSignal.aborted ? given() : undefined));
