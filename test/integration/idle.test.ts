@@ -32,7 +32,9 @@ describe('activity monitoring', () => {
   });
 
   it('keeps a container up while it reports activity', async () => {
-    h = await startHarness({ SD_INITIAL_TIMEOUT_INTERVAL: '2', SD_TIMEOUT_INTERVAL: '3' });
+    // The first check 4 s after the start: time for the app to listen and the connection to be reported first,
+    // even on a slow machine (a nested engine).
+    h = await startHarness({ SD_INITIAL_TIMEOUT_INTERVAL: '4', SD_TIMEOUT_INTERVAL: '3' });
     const harness = h;
     const { container_id: id, app_port } = await create(harness, TEST_IMAGES.fast);
     let socket: Socket | undefined;
@@ -41,7 +43,7 @@ describe('activity monitoring', () => {
       expect(await firstBytesOnce(app_port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP/);
       socket = await holdOpen(app_port);
       await expect.poll(async () => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body.active, { timeout: 10_000 }).toBe('1');
-      // The first checks fall due in this window (at 2 s, 5 s and 8 s); every one must find it active.
+      // The first checks fall due in this window (at 4 s, 7 s and 10 s); every one must find it active.
       await keepsPassing(8_000, async () => {
         expect(await statusOf(harness, id)).toBe('running');
       });
