@@ -16,4 +16,11 @@ export const TEST_IMAGES = {
   chatty: 'spin-docker-test/chatty',
   /** Exposes a port, but its command exits at once. */
   exits: 'spin-docker-test/exits',
+  /** The image kit (images/), built by images/build.sh. */
+  base: 'spin-docker/base',
+  postgres: 'spin-docker/postgres',
+  django: 'spin-docker/django',
+  redis: 'spin-docker/redis',
+  /** spin-docker/postgres reporting every second. */
+  postgresFast: 'spin-docker-test/postgres-fast',
 } as const;
