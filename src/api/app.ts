@@ -3,6 +3,7 @@ import type { Config } from '../config/env.js';
 import type { ContainerService } from '../domain/containers/containers.service.js';
 import type { ImageCatalog } from '../domain/images/catalog.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
+import type { EventLog } from '../domain/ports.js';
 import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
 import { basicAuth } from './middleware/auth.js';
@@ -11,22 +12,24 @@ import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
 import { containersRoutes } from './routes/containers.routes.js';
+import { eventsRoutes } from './routes/events.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies'>;
+  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat'>;
   readonly logger: Logger;
   readonly service: ContainerService;
   readonly health: () => Promise<HealthReport>;
   readonly loginThrottle: LoginThrottle;
   readonly images: Pick<ImageCatalog, 'list'>;
   readonly pulls: Pick<ImagePulls, 'request' | 'get' | 'remove'>;
+  readonly events: Pick<EventLog, 'after' | 'subscribe'>;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health, loginThrottle, images, pulls }: AppDeps): Express {
+export function buildApp({ config, logger, service, health, loginThrottle, images, pulls, events }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -51,6 +54,7 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
   app.use('/v1', basicAuth(config.password, loginThrottle));
   app.use('/v1/images', imagesRoutes(images, pulls));
   app.use('/v1/containers', containersRoutes(service));
+  app.use('/v1/events', eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, { exposeDetails: config.environment !== 'production' }));

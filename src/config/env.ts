@@ -97,6 +97,11 @@ const schema = z
     SD_REGISTRY_AUTH_FILE: z.string().min(1).optional().describe('A Docker config.json with credentials for private registries (its "auths").'),
     SD_PULL_TIMEOUT: seconds(1800).describe('Seconds a pull through the API may take before it is given up.'),
     SD_PULL_STALL_TIMEOUT: seconds(120).describe('Seconds a pull may go without progress before it is given up (a registry gone away).'),
+    SD_EVENTS_MAX_LENGTH: z.coerce.number().int().min(100).max(10_000_000).default(10_000).describe('Events kept for clients that reconnect to GET /v1/events (about that many; older ones are dropped).'),
+    SD_EVENTS_HEARTBEAT: seconds(15).describe('Seconds between the comments GET /v1/events sends on an idle stream, so that proxies keep it open.'),
+    SD_METRICS_PUBLIC: booleanFlag.default(false).describe('Serve GET /metrics without Basic auth (for a scraper on a trusted network).'),
+    SD_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('Port of the worker\'s own /metrics, on SD_WORKER_METRICS_HOST; 0 turns it off.'),
+    SD_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('Address of the worker\'s /metrics (loopback by default).'),
     SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
@@ -158,6 +163,14 @@ export interface Config {
   readonly pullTimeout: number;
   /** Seconds a pull may go without progress. */
   readonly pullStallTimeout: number;
+  /** Events kept in the event log (approximately). */
+  readonly eventsMaxLength: number;
+  /** Seconds between heartbeat comments on an idle event stream. */
+  readonly eventsHeartbeat: number;
+  readonly metricsPublic: boolean;
+  /** The worker's metrics listener; port 0: none. */
+  readonly workerMetricsPort: number;
+  readonly workerMetricsHost: string;
   readonly embeddedRedisPort: number;
   /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
   readonly redisUrlGiven: boolean;
@@ -232,6 +245,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registryAuthFile: e.SD_REGISTRY_AUTH_FILE,
     pullTimeout: e.SD_PULL_TIMEOUT,
     pullStallTimeout: e.SD_PULL_STALL_TIMEOUT,
+    eventsMaxLength: e.SD_EVENTS_MAX_LENGTH,
+    eventsHeartbeat: e.SD_EVENTS_HEARTBEAT,
+    metricsPublic: e.SD_METRICS_PUBLIC,
+    workerMetricsPort: e.SD_WORKER_METRICS_PORT,
+    workerMetricsHost: e.SD_WORKER_METRICS_HOST,
     embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,

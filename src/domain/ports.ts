@@ -98,7 +98,8 @@ export type RecordPatch = Partial<
 >;
 
 export type TransitionResult =
-  | { readonly outcome: 'applied'; readonly record: ContainerRecord }
+  /** `previous`: the status the record had before this write. */
+  | { readonly outcome: 'applied'; readonly record: ContainerRecord; readonly previous?: ContainerRecord['status'] }
   | { readonly outcome: 'refused'; readonly record: ContainerRecord }
   | { readonly outcome: 'missing' };
 
@@ -199,6 +200,45 @@ export interface PullStore {
   get(id: string): Promise<PullRecord | null>;
   progress(id: string, layers: readonly LayerProgress[], at: number): Promise<void>;
   finish(id: string, outcome: { readonly status: 'done' | 'failed'; readonly error: string | null; readonly layers: readonly LayerProgress[] }, at: number): Promise<void>;
+}
+
+/** What happened, as the live event stream (GET /v1/events) tells it. */
+export const EVENT_TYPES = [
+  'container.created',
+  'container.started',
+  'container.stopping',
+  'container.stopped',
+  'container.deleting',
+  'container.deleted',
+  'container.activity',
+  'image.pull',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type DomainEvent =
+  | { readonly type: Exclude<EventType, 'container.deleted' | 'image.pull'>; readonly record: ContainerRecord }
+  | { readonly type: 'container.deleted'; readonly id: string }
+  | { readonly type: 'image.pull'; readonly pull: PullRecord };
+
+/** An event as stored, with its id (ids grow: a later event has a greater id). */
+export type StoredEvent = DomainEvent & { readonly eventId: string };
+
+/**
+ * A capped, ordered log of events shared by every process (adapters/redis: a Redis Stream), so that the API
+ * can tell clients what the worker did.
+ */
+export interface EventLog {
+  publish(event: DomainEvent): Promise<void>;
+  /**
+   * Up to `count` events after `eventId`, oldest first. `gap` is true when events after `eventId` were already
+   * dropped from the log (the client missed some and should read the state afresh).
+   */
+  after(eventId: string, count: number): Promise<{ readonly events: StoredEvent[]; readonly gap: boolean }>;
+  /**
+   * Calls `listener` with each event published from now on, in order, until the returned function is called.
+   * Resolves once following has begun: an `after` read made then overlaps the subscription (no event lost).
+   */
+  subscribe(listener: (event: StoredEvent) => void): Promise<() => void>;
 }
 
 export interface ScheduledCheck {

@@ -6,6 +6,8 @@ import { DockerRuntime, createDockerClient } from '../adapters/docker/docker.run
 import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
+import { RedisEventLog } from '../adapters/redis/event-log.js';
+import { withContainerEvents, withPullEvents } from '../domain/events.js';
 import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
 import type { LoginThrottle } from '../api/middleware/login-throttle.js';
 import { ConfigError, type Config } from '../config/env.js';
@@ -15,7 +17,7 @@ import { createImagePulls, type ImagePulls } from '../domain/images/pulls.js';
 import { registryAuths } from '../adapters/docker/registry-auth.js';
 import { RedisPullStore } from '../adapters/redis/pull.store.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
-import type { Clock, ConnectionProbe, RegistryAuth } from '../domain/ports.js';
+import type { Clock, ConnectionProbe, ContainerStore, RegistryAuth } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
 import type { Logger } from './logger.js';
 
@@ -26,7 +28,10 @@ export interface Deps {
   readonly redis: Redis;
   readonly docker: Docker;
   readonly runtime: DockerRuntime;
-  readonly store: RedisContainerStore;
+  /** The records; every write that matters to a watcher also goes to `events`. */
+  readonly store: ContainerStore;
+  /** The live event log (GET /v1/events), shared by every process. */
+  readonly events: RedisEventLog;
   readonly queue: BullJobQueue;
   readonly service: ContainerService;
   readonly clock: Clock;
@@ -67,7 +72,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     publishAddress: config.publishAddress,
   });
   const prefix = redisPrefix(config.instance);
-  const store = new RedisContainerStore(redis, prefix);
+  const events = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
+  const unpublished = (error: unknown, type: string) => logger.warn({ err: (error as Error)?.message, type }, 'an event could not be published');
+  const store = withContainerEvents(new RedisContainerStore(redis, prefix), events, unpublished);
   const queue = new BullJobQueue(redis, config.instance, () => clock.now());
   await whenReady(redis, 5_000);
   const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort));
@@ -95,7 +102,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const pulls = createImagePulls({
     runtime,
     records: store,
-    pulls: new RedisPullStore(redis, prefix),
+    pulls: withPullEvents(new RedisPullStore(redis, prefix), events, unpublished),
     queue,
     clock,
     settings: { allowedImages: config.allowedImages, pullTimeoutMs: config.pullTimeout * 1000, pullStallMs: config.pullStallTimeout * 1000, registryAuth: await registryAuth(config.registryAuthFile) },
@@ -107,6 +114,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     docker,
     runtime,
     store,
+    events,
     queue,
     service,
     clock,
@@ -121,6 +129,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     }),
     health: createHealthCheck(redis, (ms) => runtime.ping(ms), prefix),
     async close() {
+      events.close();
       await images.close();
       await queue.close().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());

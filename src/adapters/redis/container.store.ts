@@ -102,7 +102,7 @@ function fromPairs(pairs: string[]): ContainerRecord {
 
 type ScriptRedis = Redis & {
   sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, ...args: string[]): Promise<number>;
-  sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?]>;
+  sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?, string?]>;
   sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, id: string): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
   sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
@@ -195,9 +195,12 @@ export class RedisContainerStore implements ContainerStore {
     const from = (guard.from ?? []).join(',');
     const run = guard.run === undefined ? '' : String(guard.run);
     return redisCall(async () => {
-      const [outcome, pairs] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, this.keys.version, from, run, ...patchFields(patch));
+      const [outcome, pairs, previous] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, this.keys.version, from, run, ...patchFields(patch));
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };
-      return { outcome: outcome === 'applied' ? 'applied' : 'refused', record: fromPairs(pairs) };
+      const record = fromPairs(pairs);
+      if (outcome !== 'applied') return { outcome: 'refused', record };
+      const status = CONTAINER_STATUSES.find((s) => s === previous);
+      return status === undefined ? { outcome: 'applied', record } : { outcome: 'applied', record, previous: status };
     });
   }
 

@@ -20,7 +20,7 @@ return 1`;
 /**
  * Compare-and-set. KEYS: record, addresses, version. ARGV: allowed statuses ("a,b" or "" for any), required run
  * ("" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
- * Returns {'missing'} | {'refused', fields} | {'applied', fields}.
+ * Returns {'missing'} | {'refused', fields} | {'applied', fields, previous status}.
  */
 export const TRANSITION = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -39,7 +39,7 @@ if #ARGV >= 4 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 3))
   redis.call('INCR', KEYS[3])
 end
-return {'applied', redis.call('HGETALL', KEYS[1])}`;
+return {'applied', redis.call('HGETALL', KEYS[1]), cur[1]}`;
 
 /** KEYS: record, ids, addresses, tokens, version. ARGV: id. Returns 1 when the record existed. */
 export const REMOVE = `
