@@ -12,6 +12,7 @@ import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
 import { containersRoutes } from './routes/containers.routes.js';
+import { docsRoutes } from './routes/docs.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 
@@ -51,6 +52,9 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   });
   app.use('/v1/check-in', checkinRoutes(service));
+  const { openapi, docs } = docsRoutes();
+  app.use('/v1/openapi.json', openapi);
+  app.use('/docs', docs);
   app.use('/v1', basicAuth(config.password, loginThrottle));
   app.use('/v1/images', imagesRoutes(images, pulls));
   app.use('/v1/containers', containersRoutes(service));

@@ -1,21 +1,9 @@
 import { pullTotals } from '../../domain/images/pulls.js';
 import type { PullRecord } from '../../domain/ports.js';
+import type { PullView } from '../schemas/responses.js';
 
-/** A pull as clients follow it at `uri`. */
-export interface PullView {
-  pull_id: string;
-  image: string;
-  status: 'pulling' | 'done' | 'failed';
-  /** Per layer: the engine's last word on it, bytes downloaded and in all (0 while unknown). */
-  layers: { id: string; status: string; current: number; total: number }[];
-  bytes_done: number;
-  bytes_total: number;
-  /** Why it failed, in words; null unless failed. */
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-  uri: string;
-}
+/** A pull as clients follow it at `uri` (schemas/responses.ts). */
+export type { PullView };
 
 export function presentPull(pull: PullRecord): PullView {
   const { done, total } = pullTotals(pull.layers);

@@ -17,7 +17,8 @@ export const imageReference = z
   .trim()
   .min(1, blank)
   .max(255, 'Image reference is too long')
-  .regex(IMAGE_REFERENCE, 'Image is not a valid image reference');
+  .regex(IMAGE_REFERENCE, 'Image is not a valid image reference')
+  .describe('An image reference, as Docker takes it: [registry[:port]/]name[:tag][@sha256:digest]');
 
 /** `ssh_key`: one or more OpenSSH public keys, as text (one per line) or repeated fields. */
 const sshKeyField = z
@@ -27,15 +28,19 @@ const sshKeyField = z
     if (parsed.ok) return parsed.value;
     ctx.addIssue({ code: 'custom', message: parsed.error });
     return z.NEVER;
-  });
+  })
+  .describe('OpenSSH public keys (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*), one per line or repeated, at most 8 KiB; handed to the container as SD_SSH_AUTHORIZED_KEYS');
 
 /** `env`: a JSON object, or `NAME=value` strings (repeated form fields). */
-const envField = z.unknown().transform((value, ctx) => {
-  const parsed = parseEnv(value);
-  if (parsed.ok) return parsed.value;
-  ctx.addIssue({ code: 'custom', message: parsed.error });
-  return z.NEVER;
-});
+const envField = z
+  .unknown()
+  .transform((value, ctx) => {
+    const parsed = parseEnv(value);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  })
+  .describe('Environment variables: a JSON object of NAME → value, or repeated NAME=value form fields; names [A-Za-z_][A-Za-z0-9_]* not starting with SD_, at most 64 of them and 16 KiB in all');
 
 /**
  * A create takes an image, and optionally SSH keys and environment variables for the container, nothing
@@ -55,7 +60,7 @@ export const createContainerSchema = z.strictObject({
 });
 
 export const patchContainerSchema = z.object({
-  status: z.enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" }),
+  status: z.enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" }).describe('stopped: stop it (in the worker); running: start it again, on new ports'),
 });
 
 const flag = (name: string) =>
@@ -73,9 +78,10 @@ export const logsSchema = z.strictObject(
       .string({ error: "tail must be a number of lines or 'all'" })
       .regex(/^(all|\d{1,6})$/, "tail must be a number of lines (at most 999999) or 'all'")
       .transform((value) => (value === 'all' ? ('all' as const) : Number(value)))
-      .default(100),
-    follow: flag('follow'),
-    timestamps: flag('timestamps'),
+      .default(100)
+      .describe("Lines from the end to start with (default 100), or 'all'"),
+    follow: flag('follow').describe('Go on streaming until the container stops or the client goes away'),
+    timestamps: flag('timestamps').describe('Start each line with its RFC 3339 time'),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? `Only tail, follow and timestamps can be given` : undefined) },
 );
@@ -85,6 +91,7 @@ export const listContainersSchema = z.object({
     .string({ error: "audit must be 'true' or 'false'" })
     .toLowerCase()
     .pipe(z.enum(['true', 'false'], { error: "audit must be 'true' or 'false'" }))
-    .optional(),
+    .optional()
+    .describe('true: re-read every container from the engine first and correct the records (slow)'),
 });
 
