@@ -26,11 +26,11 @@ afterAll(async () => {
 
 describe('the OpenAPI document', () => {
   it('is valid OpenAPI 3.1, public, and generated from the schemas (the create body is the validator\'s)', async () => {
-    const result = await new Validator().validate(doc as unknown as object);
+    const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(doc.openapi).toBe('3.1.0');
-    const create = (doc.paths['/v1/containers']?.post as { requestBody: { content: Record<string, { schema: { properties: Record<string, { pattern?: string }>; required: string[]; additionalProperties: boolean } }> } })
+    const create = (doc.paths['/v1/containers']?.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, { pattern?: string }>; required: string[]; additionalProperties: boolean } }> } })
       .requestBody.content['application/json']?.schema;
     expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['env', 'image', 'ssh_key']);
     expect(create?.required).toEqual(['image']);
