@@ -6,9 +6,11 @@ import type { ImagePulls } from '../domain/images/pulls.js';
 import type { EventLog } from '../domain/ports.js';
 import type { HealthReport } from '../lifecycle/health.js';
 import type { Logger } from '../lifecycle/logger.js';
+import type { Metrics } from '../lifecycle/metrics.js';
 import { basicAuth } from './middleware/auth.js';
 import type { LoginThrottle } from './middleware/login-throttle.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
+import { metricsHandler, mountPoint, requestMetrics } from './middleware/metrics.js';
 import { requestLog } from './middleware/request-log.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
 import { containersRoutes } from './routes/containers.routes.js';
@@ -17,7 +19,7 @@ import { eventsRoutes } from './routes/events.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat'>;
+  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat' | 'metricsPublic'>;
   readonly logger: Logger;
   readonly service: ContainerService;
   readonly health: () => Promise<HealthReport>;
@@ -25,12 +27,13 @@ export interface AppDeps {
   readonly images: Pick<ImageCatalog, 'list'>;
   readonly pulls: Pick<ImagePulls, 'request' | 'get' | 'remove'>;
   readonly events: Pick<EventLog, 'after' | 'subscribe'>;
+  readonly metrics: Metrics;
 }
 
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health, loginThrottle, images, pulls, events }: AppDeps): Express {
+export function buildApp({ config, logger, service, health, loginThrottle, images, pulls, events, metrics }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -39,6 +42,7 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
   app.set('query parser', 'simple');
 
   app.use(requestLog(logger));
+  app.use(requestMetrics(metrics));
   app.use((_req, res, next) => {
     res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
     next();
@@ -51,14 +55,18 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
     const report = await health();
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   });
-  app.use('/v1/check-in', checkinRoutes(service));
+  app.use('/v1/check-in', mountPoint, checkinRoutes(service, metrics.checkins));
   const { openapi, docs } = docsRoutes();
-  app.use('/v1/openapi.json', openapi);
-  app.use('/docs', docs);
-  app.use('/v1', basicAuth(config.password, loginThrottle));
-  app.use('/v1/images', imagesRoutes(images, pulls));
-  app.use('/v1/containers', containersRoutes(service));
-  app.use('/v1/events', eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
+  app.use('/v1/openapi.json', mountPoint, openapi);
+  app.use('/docs', mountPoint, docs);
+  const auth = basicAuth(config.password, loginThrottle);
+  // Prometheus scrapes with Basic auth too, unless the operator opens it (a scraper on a trusted network).
+  if (config.metricsPublic) app.get('/metrics', metricsHandler(metrics));
+  else app.get('/metrics', auth, metricsHandler(metrics));
+  app.use('/v1', auth);
+  app.use('/v1/images', mountPoint, imagesRoutes(images, pulls));
+  app.use('/v1/containers', mountPoint, containersRoutes(service));
+  app.use('/v1/events', mountPoint, eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, { exposeDetails: config.environment !== 'production' }));

@@ -19,6 +19,7 @@ import { RedisPullStore } from '../adapters/redis/pull.store.js';
 import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
 import type { Clock, ConnectionProbe, ContainerStore, RegistryAuth } from '../domain/ports.js';
 import { createHealthCheck, type HealthReport } from './health.js';
+import { createMetrics, engineOperation, type Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
 
 /** Everything a process needs, built once by its main.ts (or by a test). */
@@ -43,6 +44,8 @@ export interface Deps {
   readonly images: ImageCatalog;
   /** Pulls and removals of images (asked for by the API, carried out by the worker). */
   readonly pulls: ImagePulls;
+  /** This process's Prometheus metrics. */
+  readonly metrics: Metrics;
   /** Counts containers' connections on this host (used by the worker). */
   readonly probe: ConnectionProbe;
   /** Redis, Docker and the worker's heartbeat, for `GET /healthz`. */
@@ -65,7 +68,10 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const redis = createRedis(config.redisUrl, options.role);
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   const docker = createDockerClient(config.dockerHost);
+  // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
+  const metrics = createMetrics(options.role, options.role === 'api' ? { list: () => store.list() } : undefined);
   const runtime = new DockerRuntime(docker, {
+    onCall: (action, seconds, ok) => metrics.engineCalls.observe({ operation: engineOperation(action), outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,
     timeoutMs: config.dockerTimeout * 1000,
     limits: config.containerLimits,
@@ -98,7 +104,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
     },
   });
-  const images = createImageCatalog({ runtime, logger });
+  const images = createImageCatalog({ runtime, logger, onReconnect: () => metrics.eventStreamReconnects.inc({ stream: 'images' }) });
   const pulls = createImagePulls({
     runtime,
     records: store,
@@ -121,6 +127,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     prefix,
     images,
     pulls,
+    metrics,
     probe: new ProcConnectionProbe(config.procRoot, config.dockerHost),
     loginThrottle: new RedisLoginThrottle(redis, prefix, {
       maxFailures: config.loginMaxFailures,

@@ -1,6 +1,7 @@
 import type { ActivitySampler } from '../domain/activity/sampling.js';
 import type { ConnectionProbe } from '../domain/ports.js';
 import type { Logger } from '../lifecycle/logger.js';
+import type { Metrics } from '../lifecycle/metrics.js';
 import { every } from './periodic.js';
 
 /** How the idle stop learns about activity right now (reported by the worker, shown by /healthz). */
@@ -14,6 +15,7 @@ export interface ObserverDeps {
   readonly logger: Logger;
   /** Called whenever the mode changes. */
   readonly onModeChange?: (mode: ActivityMode) => void;
+  readonly metrics?: Pick<Metrics, 'activitySamples' | 'activityPass'>;
 }
 
 export interface ActivityObserver {
@@ -30,7 +32,7 @@ export interface ActivityObserver {
  * once. A pass in which no container's sockets could be read at all (a worker outside the host's PID
  * namespace, a rootless engine) counts as "cannot work here" too.
  */
-export function observeActivity({ sources, intervalMs, probe, sampler, logger, onModeChange }: ObserverDeps): ActivityObserver {
+export function observeActivity({ sources, intervalMs, probe, sampler, logger, onModeChange, metrics }: ObserverDeps): ActivityObserver {
   let mode: ActivityMode = 'reported-only';
   const become = (next: ActivityMode) => {
     if (next === mode) return;
@@ -52,7 +54,11 @@ export function observeActivity({ sources, intervalMs, probe, sampler, logger, o
     async () => {
       const why = await probe.unavailable();
       if (why !== null) return off(why);
+      const endPass = metrics?.activityPass.startTimer();
       const report = await sampler.pass();
+      endPass?.();
+      metrics?.activitySamples.inc({ outcome: 'counted' }, report.containers - report.unknown);
+      metrics?.activitySamples.inc({ outcome: 'unknown' }, report.unknown);
       if (report.containers > 0 && report.unknown === report.containers) {
         return off("no running container's sockets could be read (the worker must share the host's PID namespace, and the engine must not be rootless)");
       }

@@ -8,6 +8,8 @@ export interface FollowerDeps {
   readonly logger: Logger;
   /** The longest wait between two attempts to reach the engine. */
   readonly maxRetryMs?: number;
+  /** Called each time the event stream is followed again after it was lost. */
+  readonly onReconnect?: () => void;
 }
 
 export interface DockerFollower {
@@ -22,7 +24,7 @@ export interface DockerFollower {
  * everything, since events may have been missed. Events for one container are handled one at a time, and a
  * burst of them collapses into one more pass.
  */
-export function followDocker({ runtime, service, logger, maxRetryMs = 10_000 }: FollowerDeps): DockerFollower {
+export function followDocker({ runtime, service, logger, maxRetryMs = 10_000, onReconnect }: FollowerDeps): DockerFollower {
   const abort = new AbortController();
   const perContainer = serialPerKey((id) => service.reconcile(id), (id, error) => {
     logger.warn({ err: error, containerId: id }, 'could not reconcile a container after an engine event; the next full pass will');
@@ -32,7 +34,9 @@ export function followDocker({ runtime, service, logger, maxRetryMs = 10_000 }: 
 
   const loop = (async () => {
     let delay = 500;
+    let rounds = 0;
     while (!abort.signal.aborted) {
+      if (rounds++ > 0) onReconnect?.();
       // One stream per round: a round that fails after opening it (Redis away during the pass) closes it.
       const round = new AbortController();
       const endRound = () => round.abort();

@@ -1,6 +1,8 @@
 import { ConfigError, loadConfig } from '../config/env.js';
 import { buildDeps, type Deps } from '../lifecycle/deps.js';
+import type { Server } from 'node:http';
 import { createLogger } from '../lifecycle/logger.js';
+import { serveMetrics } from '../lifecycle/metrics.js';
 import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
 import { runWorker, type RunningWorker } from './runner.js';
 
@@ -8,11 +10,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'spin-docker-worker');
   // Filled in as start-up goes on; the shutdown closes whatever is there by then.
-  const started: { deps?: Deps; worker?: RunningWorker } = {};
+  const started: { deps?: Deps; worker?: RunningWorker; metrics?: Server } = {};
   // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
       { name: 'finish jobs in hand', run: async () => started.worker?.close() },
+      { name: 'stop serving metrics', run: async () => new Promise<void>((resolve) => (started.metrics ? started.metrics.close(() => resolve()) : resolve())) },
       { name: 'close queues and Redis', run: async () => started.deps?.close() },
     ],
     logger,
@@ -23,6 +26,11 @@ async function main(): Promise<void> {
 
   started.deps = await buildDeps(config, logger, { role: 'worker' });
   started.worker = runWorker(started.deps);
+  // A port that is taken costs the metrics, not the worker: it says so and goes on.
+  started.metrics = await serveMetrics(started.deps.metrics, config.workerMetricsHost, config.workerMetricsPort).catch((error: NodeJS.ErrnoException) => {
+    logger.warn({ err: error.code ?? error.message }, `cannot serve metrics on ${config.workerMetricsHost}:${config.workerMetricsPort}`);
+    return undefined;
+  });
   logger.info({ instance: config.instance, concurrency: config.workerConcurrency, disableTimeouts: config.disableTimeouts }, 'worker started');
 }
 

@@ -30,13 +30,18 @@ export function runWorker(deps: Deps): RunningWorker {
     pulls: deps.pulls,
     logger,
   });
-  const follower = followDocker({ runtime: deps.runtime, service, logger });
+  for (const worker of workers) {
+    worker.on('completed', () => deps.metrics.jobs.inc({ queue: worker.name, outcome: 'completed' }));
+    worker.on('failed', () => deps.metrics.jobs.inc({ queue: worker.name, outcome: 'failed' }));
+  }
+  const follower = followDocker({ runtime: deps.runtime, service, logger, onReconnect: () => deps.metrics.eventStreamReconnects.inc({ stream: 'containers' }) });
   const observer = observeActivity({
     sources: config.activitySources,
     intervalMs: config.activitySampleInterval * 1000,
     probe: deps.probe,
     sampler: createActivitySampler({ store: deps.store, runtime: deps.runtime, probe: deps.probe, clock: deps.clock }),
     logger,
+    metrics: deps.metrics,
     // What /healthz says follows at once, not at the next heartbeat (never called before the first sample,
     // which is asynchronous, so `heartbeat` exists by then).
     onModeChange: () => heartbeat.beat(),

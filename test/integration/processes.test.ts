@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { freePort } from '../support/net.js';
+import { sample } from '../support/prom.js';
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
@@ -25,6 +26,7 @@ describe('npm start (dist/cli/start.js)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sd-data-'));
   const docker = new Docker();
   let port = 0;
+  let workerMetricsPort = 0;
   let child: ChildProcess;
   let output = '';
 
@@ -40,6 +42,7 @@ describe('npm start (dist/cli/start.js)', () => {
         SD_INSTANCE: instance,
         SD_DATA_DIR: dataDir,
         SD_EMBEDDED_REDIS_PORT: String(await freePort()),
+        SD_WORKER_METRICS_PORT: String(workerMetricsPort),
         ...extra,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,6 +61,7 @@ describe('npm start (dist/cli/start.js)', () => {
   beforeAll(async () => {
     if (!existsSync('dist/cli/start.js')) throw new Error('run `npm run build` first (npm test does)');
     port = await freePort();
+    workerMetricsPort = await freePort();
     await start();
   });
 
@@ -90,6 +94,31 @@ describe('npm start (dist/cli/start.js)', () => {
     const again = await http().get(`/v1/containers/${id}`).auth('admin', 'pw');
     expect(again.status).toBe(200);
     expect(again.body.status).toBe('stopped');
+  });
+
+  it('serves metrics: the API\'s at /metrics behind Basic auth, the worker\'s on its own loopback port', async () => {
+    const http = () => supertest(`http://127.0.0.1:${port}`);
+    const created = await http().post('/v1/containers').auth('admin', 'pw').send({ image: TEST_IMAGES.noPorts });
+    const id = created.body.container_id as string;
+    await http().patch(`/v1/containers/${id.slice(0, 8)}`).auth('admin', 'pw').send({ status: 'stopped' });
+    await expect.poll(async () => (await http().get(`/v1/containers/${id}`).auth('admin', 'pw')).body.status, { timeout: 20_000 }).toBe('stopped');
+
+    expect((await http().get('/metrics')).status).toBe(401);
+    const api = await http().get('/metrics').auth('admin', 'pw');
+    expect(api.status).toBe(200);
+    expect(api.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(sample(api.text, 'spin_docker_containers', { status: 'stopped', process: 'api' })).toBeGreaterThanOrEqual(1);
+    expect(sample(api.text, 'spin_docker_http_request_duration_seconds_count', { method: 'PATCH', route: '/v1/containers/:id', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(sample(api.text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'create the container', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(api.text).not.toContain(id.slice(0, 12));
+
+    const worker = await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`);
+    expect(worker.status).toBe(200);
+    const text = await worker.text();
+    expect(sample(text, 'spin_docker_jobs_total', { queue: 'lifecycle', outcome: 'completed', process: 'worker' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'stop the container', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'spin_docker_activity_pass_seconds_count', { process: 'worker' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'spin_docker_process_resident_memory_bytes', { process: 'worker' })).toBeGreaterThan(1_000_000);
   });
 
   it('Ctrl-C (SIGINT to the whole process group) stops the API, then the worker once its job is done, then Redis', async () => {

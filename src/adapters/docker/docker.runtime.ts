@@ -135,6 +135,8 @@ export interface DockerRuntimeOptions {
   readonly limits: ContainerLimits;
   /** Host address the containers' ports are published on. */
   readonly publishAddress: string;
+  /** Told of every engine call's duration (for metrics). */
+  readonly onCall?: (action: string, seconds: number, ok: boolean) => void;
 }
 
 const EVERY_ADDRESS = new Set(['0.0.0.0', '::']);
@@ -460,10 +462,16 @@ export class DockerRuntime implements ContainerRuntime {
     const late = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new DeadlineError(deadline)), { once: true }));
     // The timer fires whether or not the call is done by then; that late rejection is nobody's business.
     late.catch(() => undefined);
+    const started = performance.now();
+    let ok = false;
     try {
-      return await Promise.race([fn(signal), late]);
+      const result = await Promise.race([fn(signal), late]);
+      ok = true;
+      return result;
     } catch (error) {
       throw translateDockerError(isAbort(error) ? new DeadlineError(deadline) : error, action);
+    } finally {
+      this.options.onCall?.(action, (performance.now() - started) / 1000, ok);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import type { Counter } from 'prom-client';
 import type { ContainerService } from '../../domain/containers/containers.service.js';
 import { HttpError, methodNotAllowed } from '../middleware/errors.js';
 import { parseFields } from '../middleware/validate.js';
@@ -23,7 +24,17 @@ export function clientAddress(req: Request): string {
   return plainAddress(req.ip);
 }
 
-export function checkinRoutes(service: ContainerService): Router {
+/** What a check-in came to, for the metrics: the error's status says it. */
+function checkinResult(error: unknown): string {
+  const status = (error as { status?: number; kind?: string } | null)?.status;
+  const kind = (error as { kind?: string } | null)?.kind;
+  if (status === 400) return 'invalid';
+  if (kind === 'forbidden') return 'refused';
+  if (kind === 'not_found') return 'unknown';
+  return 'error';
+}
+
+export function checkinRoutes(service: ContainerService, counter?: Counter<'result'>): Router {
   const router = Router();
   router
     .route('/')
@@ -32,9 +43,15 @@ export function checkinRoutes(service: ContainerService): Router {
       if ((req.query as Record<string, unknown>).token !== undefined) {
         throw new HttpError(400, 'token_in_query', 'Send the check-in token as Authorization: Bearer <token> or in the body, never in the query string');
       }
-      const { active, token } = parseFields(checkinSchema, req);
-      await service.checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
-      res.json({ message: 'Checked in', active: String(active) });
+      try {
+        const { active, token } = parseFields(checkinSchema, req);
+        await service.checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
+        counter?.inc({ result: 'ok' });
+        res.json({ message: 'Checked in', active: String(active) });
+      } catch (error) {
+        counter?.inc({ result: checkinResult(error) });
+        throw error;
+      }
     })
     .all(methodNotAllowed(['POST']));
   return router;

@@ -21,7 +21,18 @@ export interface ImageCatalog {
  * reconnection it is rebuilt. It starts following on the first list, so a process that never lists never
  * follows.
  */
-export function createImageCatalog({ runtime, logger, maxRetryMs = 10_000 }: { runtime: Pick<ContainerRuntime, 'listImages' | 'watchImages'>; logger: CatalogLogger; maxRetryMs?: number }): ImageCatalog {
+export function createImageCatalog({
+  runtime,
+  logger,
+  maxRetryMs = 10_000,
+  onReconnect,
+}: {
+  runtime: Pick<ContainerRuntime, 'listImages' | 'watchImages'>;
+  logger: CatalogLogger;
+  maxRetryMs?: number;
+  /** Called each time the image event stream is followed again after it was lost. */
+  onReconnect?: () => void;
+}): ImageCatalog {
   const abort = new AbortController();
   /** undefined: not in step with the engine. */
   let images: string[] | undefined;
@@ -53,7 +64,9 @@ export function createImageCatalog({ runtime, logger, maxRetryMs = 10_000 }: { r
 
   async function follow(): Promise<void> {
     let delay = 500;
+    let rounds = 0;
     while (!abort.signal.aborted) {
+      if (rounds++ > 0) onReconnect?.();
       const round = new AbortController();
       const endRound = () => round.abort();
       abort.signal.addEventListener('abort', endRound, { once: true });

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+import { sample } from '../support/prom.js';
+
+/** GET /metrics of the API: check-ins by result, requests by route, and who may scrape. */
+let h: Harness;
+let open: Harness;
+beforeAll(async () => {
+  h = await startHarness({}, { worker: false });
+  open = await startHarness({ SD_METRICS_PUBLIC: 'true' }, { worker: false });
+});
+afterAll(async () => {
+  await h?.close();
+  await open?.close();
+});
+
+
+describe('GET /metrics', () => {
+  it('counts check-ins by result', async () => {
+    const before = (await h.http.get('/metrics').auth(...h.auth)).text;
+    await h.http.post('/v1/check-in').send({ 'active-connections': '1' }); // from the host: no such container
+    await h.http.post('/v1/check-in').send({ 'active-connections': 'many' });
+    await h.http.post('/v1/check-in').send({ 'active-connections': '1' }).set('Authorization', 'Bearer not-a-token');
+    const after = (await h.http.get('/metrics').auth(...h.auth)).text;
+    const delta = (result: string) => sample(after, 'spin_docker_checkins_total', { result }) - (sample(before, 'spin_docker_checkins_total', { result }) || 0);
+    expect([delta('unknown'), delta('invalid'), delta('refused')]).toEqual([1, 1, 1]);
+  });
+
+  it('labels requests by route, never by id, and unmatched paths as one', async () => {
+    await h.http.get(`/v1/containers/${'ab'.repeat(32)}`).auth(...h.auth);
+    await h.http.get('/no/such/path/42').auth(...h.auth);
+    const text = (await h.http.get('/metrics').auth(...h.auth)).text;
+    expect(sample(text, 'spin_docker_http_request_duration_seconds_count', { route: '/v1/containers/:id', status: '404' })).toBe(1);
+    expect(sample(text, 'spin_docker_http_request_duration_seconds_count', { route: 'unmatched', status: '404' })).toBe(1);
+    expect(text).not.toMatch(/abababab|\/no\/such/);
+  });
+
+  it('needs Basic auth unless SD_METRICS_PUBLIC=true', async () => {
+    expect((await h.http.get('/metrics')).status).toBe(401);
+    const res = await open.http.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/^# TYPE spin_docker_containers gauge$/m);
+  });
+});
