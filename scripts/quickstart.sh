@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 echo "==> npm run build"
 npm run build --silent
+# The CLI on the PATH: spin-docker ps, logs -f, … (it talks to the server at SD_URL, http://localhost:8080).
+ln -sf "$PWD/dist/cli/spin-docker.js" /usr/local/bin/spin-docker
 echo "==> building the images (images/: demo, base, postgres, django, redis; a few minutes the first time)"
 bash images/build.sh demo
 # The rest of the kit needs Debian's mirror; a failure there is reported, and the server starts anyway.
