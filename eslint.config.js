@@ -27,6 +27,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser.
+    files: ['web/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['images/**/*.js', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },

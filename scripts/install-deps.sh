@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 / Ubuntu 22.04+ machine lacks to build, run and test spin-docker:
 # Node.js 24 (scripts/install-node.sh), Docker Engine, Redis, Debian's static busybox and debootstrap (for the offline images), the
-# clients the image kit is used with (psql, ssh, redis-cli), the deployment tools the tests check
+# clients the image kit is used with (psql, ssh, redis-cli), Chromium for the dashboard's browser test, the deployment tools the tests check
 # the deployment files with (ansible, ansible-lint, vagrant, docker-compose, debootstrap), a registry for the pull
 # tests (docker-registry, started by the tests on loopback only), and the npm packages.
 # Then makes sure a Docker engine is running. Idempotent: what is there is left alone. Run as root.
@@ -12,10 +12,12 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 dpkg-query -W -f="\${Status}" busybox-static 2>/dev/null | grep -q "ok installed" || need+=(busybox-static)
+# The dashboard's browser test drives Debian's Chromium (headless); a font, so that pages render text.
+dpkg-query -W -f="\${Status}" fonts-dejavu-core 2>/dev/null | grep -q "ok installed" || need+=(fonts-dejavu-core)
 # debootstrap makes the Debian base of the image kit when no registry has debian:bookworm-slim; the clients
 # (psql, ssh, redis-cli) are what the kit's tests and a user connect with.
 for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap \
-  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools; do
+  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

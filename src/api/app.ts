@@ -17,6 +17,7 @@ import { containersRoutes } from './routes/containers.routes.js';
 import { docsRoutes } from './routes/docs.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
+import { webRoutes } from './routes/web.routes.js';
 
 export interface AppDeps {
   readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat' | 'metricsPublic'>;
@@ -67,6 +68,10 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
   app.use('/v1/images', mountPoint, imagesRoutes(images, pulls));
   app.use('/v1/containers', mountPoint, containersRoutes(service));
   app.use('/v1/events', mountPoint, eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
+  // The dashboard, behind the same credentials.
+  const web = webRoutes();
+  app.get('/', auth, web.page);
+  app.use('/ui', mountPoint, auth, web.assets);
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, { exposeDetails: config.environment !== 'production' }));
