@@ -7,6 +7,7 @@ import { printReport, type ScenarioReport } from './lib/report.js';
 import { checkinScenario } from './scenarios/checkin.js';
 import { concurrencyScenario } from './scenarios/concurrency.js';
 import { createScenario } from './scenarios/create.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 import { listScenario } from './scenarios/list.js';
 import { samplingScenario } from './scenarios/sampling.js';
 import { stopScenario } from './scenarios/stop.js';
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, (env: BenchEnv) => Promise<ScenarioReport>> = {
   sweep: sweepScenario,
   concurrency: concurrencyScenario,
   sampling: samplingScenario,
+  dashboard: dashboardScenario,
 };
 
 function option(name: string): string | undefined {

@@ -19,7 +19,7 @@ describe('npm run bench -- --quick', () => {
     }
     expect(stdout).toMatch(/raw engine/);
     const results = JSON.parse(readFileSync('bench/results/quick.json', 'utf8')) as { scenarios: { figures: Record<string, number> }[] };
-    expect(results.scenarios).toHaveLength(7);
+    expect(results.scenarios).toHaveLength(8);
     for (const { figures } of results.scenarios) {
       for (const value of Object.values(figures)) expect(Number.isFinite(value)).toBe(true);
     }
