@@ -1,7 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import { KitLastSequencer } from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
+    // The image kit's test last (its images build in the background meanwhile). Vitest reads this at the root only.
+    sequence: { sequencer: KitLastSequencer },
     projects: [
       {
         test: {

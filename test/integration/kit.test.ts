@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,12 +20,21 @@ let keys: string;
 const key = (name: string) => join(keys, name);
 const publicKey = (name: string) => readFileSync(`${key(name)}.pub`, 'utf8').trim();
 
+/** The kit is built in the background from the start of the run (global-setup.ts); wait for it here. */
+async function kitBuilt(): Promise<void> {
+  const status = process.env.SD_KIT_BUILD_STATUS;
+  if (status === undefined) return;
+  const code = await waitUntil('the image kit to build', async () => (existsSync(status) ? readFileSync(status, 'utf8').trim() : undefined), 900_000);
+  if (code !== '0') throw new Error(`images/build.sh failed (exit ${code}):\n${readFileSync(process.env.SD_KIT_BUILD_LOG as string, 'utf8').slice(-4000)}`);
+}
+
 beforeAll(async () => {
+  await kitBuilt();
   h = await startHarness();
   keys = mkdtempSync(join(tmpdir(), 'sd-kit-keys-'));
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key('alice')]);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mallory', '-f', key('mallory')]);
-});
+}, 900_000);
 afterAll(async () => {
   await h?.close();
   if (keys) rmSync(keys, { recursive: true, force: true });
