@@ -44,6 +44,14 @@ describe('deployment files', () => {
     }
   });
 
+  // Vagrant's docker provider is built in: its part of the Vagrantfile is checked for real, with settings.
+  it('Vagrantfile passes vagrant validate with the docker provider, with settings for the playbook', async () => {
+    const { stdout } = await run('vagrant', ['validate'], {
+      env: { ...process.env, VAGRANT_DEFAULT_PROVIDER: 'docker', SD_ANSIBLE_EXTRA_VARS: '{"sd_timeout_interval": 600}', SD_VAGRANT_HTTP_PORT: '18080' },
+    });
+    expect(stdout).toContain('Vagrantfile validated successfully');
+  });
+
   it('docker-compose.yml passes docker-compose config: Redis append-only, the socket only where it is needed', async () => {
     const { stdout } = await run('docker-compose', ['config'], { env: { ...process.env, SD_PASSWORD: 'pw', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' } });
     expect(stdout).toMatch(/NODE_IMAGE: local\/node:test/);
