@@ -1,5 +1,15 @@
 import type { ContainerRecord, ContainerStore, DomainEvent, EventLog, EventType, PullStore, RecordPatch } from './ports.js';
 
+/** An event id (a Redis Stream id): milliseconds-sequence. Later events have greater ids. */
+export const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
+
+/** Compares two event ids in the order the log gave them. */
+export function compareEventIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
+}
+
 /** Called when an event could not be published: the write it tells of has happened, so it is not undone. */
 export type PublishFailure = (error: unknown, type: EventType) => void;
 

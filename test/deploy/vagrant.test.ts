@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,7 @@ const project = join(work, 'spin-docker');
 const LOCAL_CAS = '/usr/local/share/ca-certificates';
 let httpPort = 0;
 let up = false;
-const before = { containers: '', images: '', volumes: '' };
+const before = { containers: '', volumes: '', base: false };
 
 /** The repository as a clone has it (tracked files only), with this machine's extra CAs beside it. */
 function copyProject(): string[] {
@@ -66,10 +66,12 @@ const api = (method: string, path: string, body?: unknown) =>
     signal: AbortSignal.timeout(10_000),
   });
 const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
+const exists = (image: string) => docker('image', 'inspect', image).then(() => true, () => false);
+/** What the docker provider makes: its container (labelled), volumes, and the base image (the guest's own image is checked by id). */
 const snapshot = async () => ({
   containers: await docker('ps', '-aq', '--filter', 'label=io.spin-docker.vagrant'),
-  images: (await docker('images', '-q')).split('\n').sort().join(' '),
   volumes: (await docker('volume', 'ls', '-q')).split('\n').sort().join(' '),
+  base: await exists('spin-docker/vagrant-base:bookworm'),
 });
 
 beforeAll(async () => {
@@ -137,8 +139,13 @@ describe('vagrant up --provider=docker', () => {
   });
 
   it('vagrant destroy -f leaves no container, no image and no volume behind', async () => {
+    // The image Vagrant built for the guest, as Vagrant itself recorded it.
+    const built = readFileSync(join(project, '.vagrant', 'machines', 'default', 'docker', 'docker_build_image'), 'utf8').trim();
+    expect(await exists(built)).toBe(true);
+    expect(await exists('spin-docker/vagrant-base:bookworm')).toBe(true);
     await vagrant(['destroy', '-f']);
     up = false;
+    expect(await exists(built)).toBe(false);
     expect(await snapshot()).toEqual(before);
   });
 });

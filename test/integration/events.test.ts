@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareEventIds } from '../../src/adapters/redis/event-log.js';
+import { compareEventIds } from '../../src/domain/events.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { firstBytesOnce, holdOpen } from '../support/net.js';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { RedisEventLog } from '../../src/adapters/redis/event-log.js';
+import { firstBytesOnce, freePort, holdOpen } from '../support/net.js';
 import { openEvents, type SseClient, type SseFrame } from '../support/sse.js';
 
 /** GET /v1/events: Server-Sent Events carried through a Redis Stream from the API and the worker alike. */
@@ -114,6 +117,18 @@ describe('GET /v1/events', () => {
     expect(JSON.parse(busy.data as string).container.activity_source).toBe('observed');
     socket.destroy();
     await events.next((f) => about(id, 'container.activity')(f) && connections(f) === '0', 15_000);
+  });
+
+  it('tells a subscriber that Redis is away within the deadline, rather than keeping it waiting', async () => {
+    const redis = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    const log = new RedisEventLog(redis, 'spin-docker:gone:', 1000, pino({ level: 'silent' }));
+    try {
+      await expect(log.subscribe(() => undefined, 500)).rejects.toMatchObject({ kind: 'unavailable', code: 'redis_unavailable' });
+    } finally {
+      log.close();
+      redis.disconnect();
+    }
   });
 
   it('sends heartbeat comments on an idle stream', async () => {

@@ -1,17 +1,9 @@
 import type { Redis } from 'ioredis';
+import { DomainError } from '../../domain/errors.js';
+import { compareEventIds } from '../../domain/events.js';
 import type { DomainEvent, EventLog, StoredEvent } from '../../domain/ports.js';
 import type { Logger } from '../../lifecycle/logger.js';
 import { redisCall } from './connection.js';
-
-/** A Redis Stream id: milliseconds-sequence. */
-export const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
-
-/** Compares two stream ids as Redis orders them. */
-export function compareEventIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
-  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
-  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
-}
 
 type Entry = [id: string, fields: string[]];
 
@@ -76,13 +68,26 @@ export class RedisEventLog implements EventLog {
    * Starts following the stream on the first subscriber. The promise resolves once the reader is at the
    * stream's end, so that an `after` read made then misses nothing that the subscription will not bring.
    */
-  async subscribe(listener: (event: StoredEvent) => void): Promise<() => void> {
+  async subscribe(listener: (event: StoredEvent) => void, timeoutMs = 5000): Promise<() => void> {
     this.listeners.add(listener);
     this.positioned ??= this.follow();
-    await this.positioned;
-    return () => {
+    const unsubscribe = () => {
       this.listeners.delete(listener);
     };
+    // While Redis is away the reader cannot find the stream's end: the caller is told so (503), not kept waiting.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DomainError('unavailable', 'redis_unavailable', 'The state store (Redis) is unavailable')), timeoutMs);
+    });
+    try {
+      await Promise.race([this.positioned, late]);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return unsubscribe;
   }
 
   private follow(): Promise<void> {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { EventLog, StoredEvent } from '../../domain/ports.js';
-import { compareEventIds } from '../../adapters/redis/event-log.js';
+import { compareEventIds } from '../../domain/events.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseInput } from '../middleware/validate.js';
 import { eventFrame } from '../presenters/event.presenter.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_ID } from '../../adapters/redis/event-log.js';
+import { EVENT_ID } from '../../domain/events.js';
 
 const eventId = z.string({ error: 'Last-Event-ID must be an event id' }).regex(EVENT_ID, 'Last-Event-ID must be an event id such as 1732350000000-0');
 
