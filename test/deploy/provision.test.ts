@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootHost, makeHostImage, removeHost } from '../support/host.js';
+import { openEvents } from '../support/sse.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -34,7 +35,8 @@ const sourceDir = join(workDir, 'repo');
 const OBSOLETE = 'src/obsolete-for-test.ts';
 function copyRepository(): void {
   mkdirSync(join(sourceDir, 'images', 'demo'), { recursive: true });
-  for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'images/build.sh', 'images/demo/Dockerfile', 'images/demo/rootfs']) {
+  mkdirSync(join(sourceDir, 'scripts'), { recursive: true });
+  for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'web', 'scripts/build-web.mjs', 'images/build.sh', 'images/demo/Dockerfile', 'images/demo/rootfs']) {
     cpSync(path, join(sourceDir, path), { recursive: true });
   }
 }
@@ -137,7 +139,18 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
     expect(images).toContain('spin-docker/demo:latest');
     expect((await api('GET', '/healthz')).body).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
 
+    // The dashboard is built and served; live events pass nginx as they come (a buffering proxy would hold
+    // them back until its buffer filled).
+    const dashboard = await fetch(`http://${address}/`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` } });
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('/ui/app.js');
+    const events = await openEvents(80, ['admin', PASSWORD], { host: address });
+    expect(events.response.headers['content-type']).toMatch(/^text\/event-stream/);
+
     const created = await api('POST', '/v1/containers', { image: 'spin-docker/demo' });
+    const told = await events.next((f) => f.event === 'container.created', 5_000);
+    expect(JSON.parse(told.data as string).container_id).toBe(created.body?.container_id);
+    events.close();
     expect(created.status).toBe(201);
     const { container_id: id, app_port: appPort, ssh_port: sshPort } = created.body as unknown as Record<string, string>;
     expect(appPort).toMatch(/^\d+$/);

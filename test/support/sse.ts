@@ -17,14 +17,14 @@ export interface SseClient {
 }
 
 /** A small Server-Sent Events client over node:http, so that tests see the frames exactly as sent. */
-export function openEvents(port: number, auth: [string, string], options: { lastEventId?: string; path?: string } = {}): Promise<SseClient> {
+export function openEvents(port: number, auth: [string, string], options: { lastEventId?: string; path?: string; host?: string } = {}): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {
       accept: 'text/event-stream',
       authorization: `Basic ${Buffer.from(auth.join(':')).toString('base64')}`,
     };
     if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
-    const req: ClientRequest = request({ host: '127.0.0.1', port, path: options.path ?? '/v1/events', headers });
+    const req: ClientRequest = request({ host: options.host ?? '127.0.0.1', port, path: options.path ?? '/v1/events', headers });
     req.once('error', reject);
     req.once('response', (response) => {
       const frames: SseFrame[] = [];
