@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDomainError, type ErrorKind } from '../../domain/errors.js';
 import type { Logger } from '../../lifecycle/logger.js';
 import { requestLogger } from './request-log.js';
+import type { ErrorBody } from '../schemas/responses.js';
 
 /** The one table from the domain's error kinds to HTTP statuses. */
 const STATUS: Readonly<Record<ErrorKind, number>> = {
@@ -13,10 +14,8 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   internal: 500,
 };
 
-export interface ErrorBody {
-  message: string;
-  code: string;
-}
+/** Every error answer (its schema is in schemas/responses.ts, and so in the OpenAPI document). */
+export type { ErrorBody };
 
 export class HttpError extends Error {
   constructor(
