@@ -10,7 +10,7 @@ import { BullJobQueue } from '../../src/adapters/bullmq/job.queue.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { RedisContainerStore } from '../../src/adapters/redis/container.store.js';
 import type { ContainerRecord } from '../../src/domain/containers/record.js';
-import { redisPrefix } from '../../src/lifecycle/deps.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
 
 export const DEMO_IMAGE = 'spin-docker/demo';
 const PASSWORD = 'bench-password';
@@ -118,10 +118,10 @@ export async function startBenchEnv(quick: boolean): Promise<BenchEnv> {
   await waitFor('the worker', () => worker.output().includes('worker started'));
 
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const prefix = redisPrefix(instance);
+  const prefix = keyPrefix(instance);
   const network = await docker.getNetwork('bridge').inspect();
   const subnet = (network as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }).IPAM?.Config?.[0];
-  const queue = new BullJobQueue(redis, instance, Date.now);
+  const queue = new BullJobQueue(redis, instance);
   return {
     quick,
     url: `http://127.0.0.1:${apiPort}`,
@@ -175,7 +175,7 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     active: 0,
     ports: { '22/tcp': String(32768 + (i % 20000)), '80/tcp': String(42768 + (i % 20000)) },
     ip: `10.${200 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`,
-    run: 1,
+    startCount: 1,
     checkinAt: null,
     createdAt: Date.now(),
     nextCheckAt: null,

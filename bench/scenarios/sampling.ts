@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { DockerRuntime } from '../../src/adapters/docker/docker.runtime.js';
+import { createDockerRuntime } from '../../src/adapters/docker/docker.runtime.js';
 import { ProcConnectionProbe } from '../../src/adapters/proc/connection.probe.js';
-import { createActivitySampler } from '../../src/domain/activity/sampling.js';
+import { createIdlePass } from '../../src/domain/activity/idle-pass.js';
 import { apiCreate, removeLabelled, type BenchEnv } from '../lib/env.js';
 import type { ScenarioReport } from '../lib/report.js';
 import { median, since } from '../lib/stats.js';
@@ -23,8 +23,12 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
   const ids: string[] = [];
   for (let i = 0; i < n; i += 10) ids.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => apiCreate(env)))));
 
-  const runtime = new DockerRuntime(env.docker, { instance: env.instance, timeoutMs: 30_000, limits: { pids: 0, memory: 0, cpus: 0 }, publishAddress: '0.0.0.0' });
-  const sampler = createActivitySampler({ store: env.store, runtime, probe: new ProcConnectionProbe('/proc', 'unix:///var/run/docker.sock'), clock: { now: Date.now } });
+  const runtime = createDockerRuntime(env.docker, { instance: env.instance, timeoutMs: 30_000, limits: { pids: 0, memory: 0, cpus: 0 }, publishAddress: '0.0.0.0' });
+  const probe = new ProcConnectionProbe('/proc', 'unix:///var/run/docker.sock');
+  // The worker's idle pass, sampling; no check is due (they are two hours away), so it only samples.
+  const settings = { disableTimeouts: false, timeoutInterval: 1800, activitySources: { observed: true, reported: true } };
+  const idlePass = createIdlePass({ store: env.store, runtime, probe, queue: env.queue, clock: { now: Date.now }, settings });
+  const sampler = { pass: () => idlePass.run({ sample: true }) };
   const records = (await env.store.list()).filter((r) => ids.includes(r.id));
   const files = records.flatMap((r) => ['cgroup', 'net/tcp', 'net/tcp6'].map((f) => `/proc/${r.pid}/${f}`));
 

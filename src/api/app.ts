@@ -1,14 +1,15 @@
 import express, { type Express } from 'express';
 import type { Config } from '../config/env.js';
-import type { ContainerService } from '../domain/containers/containers.service.js';
+import type { CheckIn } from '../domain/containers/check-in.js';
+import type { Consistency } from '../domain/containers/consistency.js';
+import type { ContainerRequests } from '../domain/containers/requests.js';
 import type { ImageCatalog } from '../domain/images/catalog.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
-import type { EventLog } from '../domain/ports.js';
-import type { HealthReport } from '../lifecycle/health.js';
-import type { Logger } from '../lifecycle/logger.js';
-import type { Metrics } from '../lifecycle/metrics.js';
+import type { EventLog, LoginThrottle } from '../domain/ports.js';
+import type { HealthReport } from '../adapters/redis/health.js';
+import type { Logger } from 'pino';
+import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { basicAuth } from './middleware/auth.js';
-import type { LoginThrottle } from './middleware/login-throttle.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { metricsHandler, mountPoint, requestMetrics } from './middleware/metrics.js';
 import { requestLog } from './middleware/request-log.js';
@@ -22,7 +23,9 @@ import { webRoutes } from './routes/web.routes.js';
 export interface AppDeps {
   readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat' | 'metricsPublic'>;
   readonly logger: Logger;
-  readonly service: ContainerService;
+  readonly requests: ContainerRequests;
+  readonly checkIn: CheckIn;
+  readonly consistency: Pick<Consistency, 'reconcileAll'>;
   readonly health: () => Promise<HealthReport>;
   readonly loginThrottle: LoginThrottle;
   readonly images: Pick<ImageCatalog, 'list'>;
@@ -34,7 +37,7 @@ export interface AppDeps {
 const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; it never listens (main.ts or a test does). */
-export function buildApp({ config, logger, service, health, loginThrottle, images, pulls, events, metrics }: AppDeps): Express {
+export function buildApp({ config, logger, requests, checkIn, consistency, health, loginThrottle, images, pulls, events, metrics }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached (no-store), so an ETag would only cost a hash of every body.
@@ -56,7 +59,7 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
     const report = await health();
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   });
-  app.use('/v1/check-in', mountPoint, checkinRoutes(service, metrics.checkins));
+  app.use('/v1/check-in', mountPoint, checkinRoutes(checkIn, metrics.checkins));
   const { openapi, docs } = docsRoutes();
   app.use('/v1/openapi.json', mountPoint, openapi);
   app.use('/docs', mountPoint, docs);
@@ -66,7 +69,7 @@ export function buildApp({ config, logger, service, health, loginThrottle, image
   else app.get('/metrics', auth, metricsHandler(metrics));
   app.use('/v1', auth);
   app.use('/v1/images', mountPoint, imagesRoutes(images, pulls));
-  app.use('/v1/containers', mountPoint, containersRoutes(service));
+  app.use('/v1/containers', mountPoint, containersRoutes(requests, consistency));
   app.use('/v1/events', mountPoint, eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
   // The dashboard, behind the same credentials.
   const web = webRoutes();

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfig } from '../config/env.js';
-import { buildDeps, type Deps } from '../lifecycle/deps.js';
-import { createLogger } from '../lifecycle/logger.js';
-import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
+import { buildDeps, type Deps } from '../bootstrap/deps.js';
+import { createLogger } from '../bootstrap/logger.js';
+import { createShutdown, onSignals } from '../bootstrap/shutdown.js';
 import { buildApp } from './app.js';
 
 /** The address could not be had: the process must say so and fail, so that its supervisor sees it. */

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config/env.js';
-import { redisPrefix } from '../lifecycle/deps.js';
-import { heartbeatKey } from '../lifecycle/health.js';
+import { keyPrefix } from '../adapters/redis/keys.js';
+import { heartbeatKey } from '../adapters/redis/health.js';
 
 /**
  * `node dist/cli/healthcheck.js api|worker`: exit 0 when healthy, 1 otherwise (for Docker's HEALTHCHECK
@@ -19,7 +19,7 @@ async function main(role: string | undefined): Promise<boolean> {
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      return (await redis.get(heartbeatKey(redisPrefix(config.instance)))) !== null;
+      return (await redis.get(heartbeatKey(keyPrefix(config.instance)))) !== null;
     } finally {
       redis.disconnect();
     }

@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
-import { createLogger, type Logger } from '../lifecycle/logger.js';
+import { createLogger, type Logger } from '../bootstrap/logger.js';
 
 /**
  * `npm start`: runs the API and the worker, and, when REDIS_URL is unset, a private redis-server with

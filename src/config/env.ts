@@ -1,4 +1,16 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** The project's own data/ (from src/config or dist/config alike), so that the working directory does not matter. */
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+
+/** A comma-separated list, trimmed, blanks dropped. */
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 /** A boolean that means what it says: `true/1/yes/on` and `false/0/no/off` (any case); nothing else. */
 const booleanFlag = z
@@ -102,7 +114,7 @@ const schema = z
     SD_METRICS_PUBLIC: booleanFlag.default(false).describe('Serve GET /metrics without Basic auth (for a scraper on a trusted network).'),
     SD_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('Port of the worker\'s own /metrics, on SD_WORKER_METRICS_HOST; 0 turns it off.'),
     SD_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('Address of the worker\'s /metrics (loopback by default).'),
-    SD_DATA_DIR: z.string().min(1).default('data').describe('Where `npm start` keeps the private Redis data.'),
+    SD_DATA_DIR: z.string().min(1).optional().describe("Where `npm start` keeps the private Redis data; default: the project's own data/ folder, wherever it is started from."),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
     DOCKER_HOST: z.string().default('unix:///var/run/docker.sock').describe('The Docker engine.'),
@@ -115,68 +127,67 @@ const schema = z
         message: 'must be set to something other than the default (or empty) when SD_ENVIRONMENT=production',
       });
     }
-  });
+  })
+  // The settings, grouped as the processes use them; `Config` is this object's type.
+  .transform((e) => ({
+    host: e.SD_HOST,
+    port: e.SD_PORT,
+    password: e.SD_PASSWORD,
+    environment: e.SD_ENVIRONMENT,
+    disableTimeouts: e.SD_DISABLE_TIMEOUTS,
+    /** Seconds from a start to the first idle check. */
+    initialTimeoutInterval: e.SD_INITIAL_TIMEOUT_INTERVAL,
+    /** Seconds between idle checks, and how long a sign of activity counts. */
+    timeoutInterval: e.SD_TIMEOUT_INTERVAL,
+    stopTimeout: e.SD_STOP_TIMEOUT,
+    instance: e.SD_INSTANCE,
+    trustedProxies: list(e.SD_TRUSTED_PROXIES).filter((s) => s !== 'none'),
+    checkinUrl: e.SD_CHECKIN_URL,
+    /** Port containers reach the API on at the bridge gateway, when `checkinUrl` is not given. */
+    checkinPort: e.SD_CHECKIN_PORT ?? e.SD_PORT,
+    logLevel: e.SD_LOG_LEVEL,
+    workerConcurrency: e.SD_WORKER_CONCURRENCY,
+    /** Seconds an unfinished create's container may exist without a record before it is removed. */
+    orphanGrace: e.SD_ORPHAN_GRACE,
+    /** Seconds between the worker's full reconciliation passes. */
+    reconcileInterval: e.SD_RECONCILE_INTERVAL,
+    loginMaxFailures: e.SD_LOGIN_MAX_FAILURES,
+    /** Seconds a client is refused after too many failed logins. */
+    loginLockout: e.SD_LOGIN_LOCKOUT,
+    loginGlobalMaxFailures: e.SD_LOGIN_GLOBAL_MAX_FAILURES,
+    /** Seconds one Docker call may take. */
+    dockerTimeout: e.SD_DOCKER_TIMEOUT,
+    containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }) as ContainerLimits,
+    publishAddress: e.SD_PUBLISH_ADDRESS,
+    /** Absolute: the default is the project's own data/, wherever the process is started from. */
+    dataDir: resolve(e.SD_DATA_DIR ?? DEFAULT_DATA_DIR),
+    /** Seconds between idle passes (each samples every running container's connections). */
+    activitySampleInterval: e.SD_ACTIVITY_SAMPLE_INTERVAL,
+    activitySources: Object.freeze({ observed: e.SD_ACTIVITY_SOURCES.includes('observed'), reported: e.SD_ACTIVITY_SOURCES.includes('reported') }) as ActivitySources,
+    procRoot: e.SD_PROC_ROOT,
+    allowedImages: Object.freeze(list(e.SD_ALLOWED_IMAGES)) as readonly string[],
+    sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,
+    registryAuthFile: e.SD_REGISTRY_AUTH_FILE,
+    /** Seconds a pull may take. */
+    pullTimeout: e.SD_PULL_TIMEOUT,
+    /** Seconds a pull may go without progress. */
+    pullStallTimeout: e.SD_PULL_STALL_TIMEOUT,
+    eventsMaxLength: e.SD_EVENTS_MAX_LENGTH,
+    /** Seconds between heartbeat comments on an idle event stream. */
+    eventsHeartbeat: e.SD_EVENTS_HEARTBEAT,
+    metricsPublic: e.SD_METRICS_PUBLIC,
+    /** The worker's metrics listener; port 0: none. */
+    workerMetricsPort: e.SD_WORKER_METRICS_PORT,
+    workerMetricsHost: e.SD_WORKER_METRICS_HOST,
+    embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
+    /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
+    redisUrlGiven: e.REDIS_URL !== undefined,
+    redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,
+    dockerHost: e.DOCKER_HOST,
+  }));
 
-export interface Config {
-  readonly host: string;
-  readonly port: number;
-  readonly password: string;
-  readonly environment: 'development' | 'production' | 'test';
-  readonly disableTimeouts: boolean;
-  /** Seconds from a start to the first activity check. */
-  readonly initialTimeoutInterval: number;
-  /** Seconds between checks, and how long a check-in counts as fresh. */
-  readonly timeoutInterval: number;
-  readonly stopTimeout: number;
-  readonly instance: string;
-  readonly trustedProxies: string[];
-  readonly checkinUrl: string | undefined;
-  /** Port containers reach the API on at the bridge gateway, when `checkinUrl` is not given. */
-  readonly checkinPort: number;
-  readonly logLevel: string;
-  readonly workerConcurrency: number;
-  /** Seconds a labelled container may exist without a record before it counts as an orphan. */
-  readonly orphanGrace: number;
-  /** Seconds between the worker's full reconciliation passes. */
-  readonly reconcileInterval: number;
-  readonly loginMaxFailures: number;
-  /** Seconds an address is refused after too many failed logins. */
-  readonly loginLockout: number;
-  /** Failed logins of all clients together, within `loginLockout`, after which every login is refused. */
-  readonly loginGlobalMaxFailures: number;
-  /** Seconds one Docker call may take. */
-  readonly dockerTimeout: number;
-  readonly containerLimits: ContainerLimits;
-  /** Host address that containers' ports are published on. */
-  readonly publishAddress: string;
-  readonly dataDir: string;
-  /** Seconds between samples of the containers' connections. */
-  readonly activitySampleInterval: number;
-  /** What counts as activity at an idle check. */
-  readonly activitySources: ActivitySources;
-  readonly procRoot: string;
-  /** Patterns every image created from must match. */
-  readonly allowedImages: readonly string[];
-  readonly sshAuthorizedKeysFile: string | undefined;
-  readonly registryAuthFile: string | undefined;
-  /** Seconds a pull may take. */
-  readonly pullTimeout: number;
-  /** Seconds a pull may go without progress. */
-  readonly pullStallTimeout: number;
-  /** Events kept in the event log (approximately). */
-  readonly eventsMaxLength: number;
-  /** Seconds between heartbeat comments on an idle event stream. */
-  readonly eventsHeartbeat: number;
-  readonly metricsPublic: boolean;
-  /** The worker's metrics listener; port 0: none. */
-  readonly workerMetricsPort: number;
-  readonly workerMetricsHost: string;
-  readonly embeddedRedisPort: number;
-  /** Whether REDIS_URL was given; when not, `npm start` runs a private Redis on `embeddedRedisPort`. */
-  readonly redisUrlGiven: boolean;
-  readonly redisUrl: string;
-  readonly dockerHost: string;
-}
+/** The settings, parsed once; see `schema` for each one's meaning and default. */
+export type Config = Readonly<z.output<typeof schema>>;
 
 /** What every managed container is held to; 0 means no limit. */
 export interface ContainerLimits {
@@ -204,57 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
-  return Object.freeze({
-    host: e.SD_HOST,
-    port: e.SD_PORT,
-    password: e.SD_PASSWORD,
-    environment: e.SD_ENVIRONMENT,
-    disableTimeouts: e.SD_DISABLE_TIMEOUTS,
-    initialTimeoutInterval: e.SD_INITIAL_TIMEOUT_INTERVAL,
-    timeoutInterval: e.SD_TIMEOUT_INTERVAL,
-    stopTimeout: e.SD_STOP_TIMEOUT,
-    instance: e.SD_INSTANCE,
-    trustedProxies: Object.freeze(
-      e.SD_TRUSTED_PROXIES.split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '' && s !== 'none'),
-    ) as string[],
-    checkinUrl: e.SD_CHECKIN_URL,
-    checkinPort: e.SD_CHECKIN_PORT ?? e.SD_PORT,
-    logLevel: e.SD_LOG_LEVEL,
-    workerConcurrency: e.SD_WORKER_CONCURRENCY,
-    orphanGrace: e.SD_ORPHAN_GRACE,
-    reconcileInterval: e.SD_RECONCILE_INTERVAL,
-    loginMaxFailures: e.SD_LOGIN_MAX_FAILURES,
-    loginLockout: e.SD_LOGIN_LOCKOUT,
-    loginGlobalMaxFailures: e.SD_LOGIN_GLOBAL_MAX_FAILURES,
-    dockerTimeout: e.SD_DOCKER_TIMEOUT,
-    containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }),
-    publishAddress: e.SD_PUBLISH_ADDRESS,
-    dataDir: e.SD_DATA_DIR,
-    activitySampleInterval: e.SD_ACTIVITY_SAMPLE_INTERVAL,
-    activitySources: Object.freeze({ observed: e.SD_ACTIVITY_SOURCES.includes('observed'), reported: e.SD_ACTIVITY_SOURCES.includes('reported') }),
-    procRoot: e.SD_PROC_ROOT,
-    allowedImages: Object.freeze(
-      e.SD_ALLOWED_IMAGES.split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    ),
-    sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,
-    registryAuthFile: e.SD_REGISTRY_AUTH_FILE,
-    pullTimeout: e.SD_PULL_TIMEOUT,
-    pullStallTimeout: e.SD_PULL_STALL_TIMEOUT,
-    eventsMaxLength: e.SD_EVENTS_MAX_LENGTH,
-    eventsHeartbeat: e.SD_EVENTS_HEARTBEAT,
-    metricsPublic: e.SD_METRICS_PUBLIC,
-    workerMetricsPort: e.SD_WORKER_METRICS_PORT,
-    workerMetricsHost: e.SD_WORKER_METRICS_HOST,
-    embeddedRedisPort: e.SD_EMBEDDED_REDIS_PORT,
-    redisUrlGiven: e.REDIS_URL !== undefined,
-    redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,
-    dockerHost: e.DOCKER_HOST,
-  });
+  return Object.freeze(parsed.data);
 }
 
 /** An empty variable (`SD_PORT=`) means "use the default", as in a shell-sourced env file. */

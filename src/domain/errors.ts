@@ -1,9 +1,25 @@
 /**
  * The closed set of things that can go wrong, independent of HTTP, Docker or BullMQ.
  * Each boundary translates once: Docker/Redis failures into kinds (adapters), kinds into
- * HTTP statuses (api/middleware/errors.ts) and into retry decisions (worker).
+ * HTTP statuses (api/middleware/errors.ts) and into retry decisions (worker/workers.ts).
  */
-export type ErrorKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+export type ErrorKind =
+  /** The caller sent something that can never work as sent. */
+  | 'invalid'
+  /** A request larger than the server takes. */
+  | 'too_large'
+  /** Not allowed for this caller. */
+  | 'forbidden'
+  | 'not_found'
+  /** A known resource that does not take this method. */
+  | 'method_not_allowed'
+  /** The current state does not allow it. */
+  | 'conflict'
+  /** Too many attempts: try again later (`retryAfterSeconds`). */
+  | 'rate_limited'
+  /** Something the server needs (Docker, Redis, a free port) is not there right now. */
+  | 'unavailable'
+  | 'internal';
 
 export class DomainError extends Error {
   override name = 'DomainError';
@@ -13,18 +29,24 @@ export class DomainError extends Error {
     /** Stable snake_case identifier clients may branch on. */
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number; allow?: readonly string[] },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.allow = options?.allow;
   }
+
+  /** For `rate_limited` and `unavailable`: when to try again. */
+  readonly retryAfterSeconds: number | undefined;
+  /** For `method_not_allowed`: the methods that are. */
+  readonly allow: readonly string[] | undefined;
 }
 
 export const invalid = (code: string, message: string) => new DomainError('invalid', code, message);
 export const forbidden = (code: string, message: string) => new DomainError('forbidden', code, message);
 export const notFound = (code: string, message: string) => new DomainError('not_found', code, message);
 export const conflict = (code: string, message: string) => new DomainError('conflict', code, message);
-export const unavailable = (code: string, message: string, cause?: unknown) =>
-  new DomainError('unavailable', code, message, { cause });
+export const unavailable = (code: string, message: string, cause?: unknown) => new DomainError('unavailable', code, message, { cause });
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
 

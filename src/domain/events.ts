@@ -44,10 +44,20 @@ function publisher(log: EventLog, onFailure: PublishFailure) {
 export function withContainerEvents(store: ContainerStore, log: EventLog, onFailure: PublishFailure): ContainerStore {
   const publish = publisher(log, onFailure);
   return {
-    insert: async (record) => {
-      await store.insert(record);
+    markCreate: (createId, expiresAt) => store.markCreate(createId, expiresAt),
+    insert: async (record, createId) => {
+      await store.insert(record, createId);
       await publish({ type: 'container.created', record });
     },
+    adopt: async (record, createId, now) => {
+      const outcome = await store.adopt(record, createId, now);
+      if (outcome === 'adopted') await publish({ type: 'container.adopted', record });
+      return outcome;
+    },
+    dropCreateMark: (createId) => store.dropCreateMark(createId),
+    purgeCreateMarks: (before) => store.purgeCreateMarks(before),
+    looksEmpty: () => store.looksEmpty(),
+    unrecorded: (ids) => store.unrecorded(ids),
     get: (id) => store.get(id),
     resolvePrefix: (prefix) => store.resolvePrefix(prefix),
     list: () => store.list(),
@@ -82,6 +92,7 @@ export function withPullEvents(pulls: PullStore, log: EventLog, onFailure: Publi
       return result;
     },
     get: (id) => pulls.get(id),
+    listActive: () => pulls.listActive(),
     progress: async (id, layers, at) => {
       await pulls.progress(id, layers, at);
       await tell(id);

@@ -1,10 +1,51 @@
 import type { ContainerRecord, ContainerStatus, PortMap, RuntimeContainer } from './containers/record.js';
 
 /**
- * What the domain needs from the container engine. Implemented by adapters/docker; every method
- * throws DomainError('unavailable') when the engine cannot be reached.
+ * The interfaces the domain needs from the outside world. Each is implemented by one adapter (adapters/<tech>/);
+ * every method throws DomainError('unavailable') when its system cannot be reached.
  */
-export interface ContainerRuntime {
+
+/** The little the domain logs: things that went wrong but were handled, and what it did by itself. */
+export interface Logger {
+  debug(details: object, message: string): void;
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** A container's life on the engine (adapters/docker: containers.ts). */
+export interface ContainerOperations {
+  /**
+   * Creates a container with this installation's label and `spec.labels`, every exposed port published, starts
+   * it and returns what the engine says. A container that was created but could not start is removed again.
+   */
+  createAndStart(spec: CreateSpec): Promise<RuntimeContainer>;
+  /** Starts a stopped container (a running one is fine) and returns it; null when it no longer exists. */
+  start(id: string): Promise<RuntimeContainer | null>;
+  /** Stops a container, waiting `timeoutSeconds` before SIGKILL. 'missing' when it no longer exists. */
+  stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'>;
+  /**
+   * Removes a container, stopping it first if needed; gone already is fine. Its anonymous volumes go with it:
+   * call this only for a container the server itself decided to delete.
+   */
+  remove(id: string): Promise<void>;
+  /**
+   * A container's output (stdout and stderr, demultiplexed), the last `tail` lines (or all), then, with
+   * `follow`, whatever comes until the container stops or `signal` aborts (the engine's stream is dropped then).
+   */
+  logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** Every container carrying this installation's label, running or not. One engine call. */
+  listManaged(): Promise<RuntimeContainer[]>;
+  /** What the engine says about one of this installation's containers now; null when it is gone or not ours. */
+  inspect(id: string): Promise<RuntimeContainer | null>;
+}
+
+/** The engine's images (adapters/docker: images.ts). */
+export interface ImageOperations {
   /** Every tagged image as "repository:tag". */
   listImages(): Promise<string[]>;
   /**
@@ -17,26 +58,10 @@ export interface ContainerRuntime {
   removeImage(reference: string): Promise<'removed' | 'missing'>;
   /** Whether the image is on the engine (nothing is ever pulled). */
   imageExists(reference: string): Promise<boolean>;
-  /**
-   * Creates a labelled container with every exposed port published on an ephemeral host port, starts it
-   * and returns what Docker says. A container that was created but could not start is removed again.
-   */
-  run(spec: RunSpec): Promise<RuntimeContainer>;
-  /** Starts a stopped container (a running one is fine) and returns it; null when it no longer exists. */
-  start(id: string): Promise<RuntimeContainer | null>;
-  /** Stops a container, waiting `timeoutSeconds` before SIGKILL. 'missing' when it no longer exists. */
-  stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'>;
-  /** Removes a container and its anonymous volumes, stopping it first if needed. Gone already is fine. */
-  remove(id: string): Promise<void>;
-  /**
-   * A container's output (stdout and stderr, demultiplexed), the last `tail` lines (or all), then, with
-   * `follow`, whatever comes until the container stops or `signal` aborts (the engine's stream is dropped then).
-   */
-  logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
-  /** Every container carrying this installation's label, running or not. One engine call. */
-  listManaged(): Promise<RuntimeContainer[]>;
-  /** What Docker says about one container now; null when it no longer exists. */
-  inspect(id: string): Promise<RuntimeContainer | null>;
+}
+
+/** What the engine tells as it happens (adapters/docker: events.ts). */
+export interface EngineEvents {
   /**
    * Follows the engine's events for this installation's containers: `onChange(id)` for every start, death
    * and removal. Resolves once the stream is open, with `closed`, which settles when the stream ends, fails
@@ -46,6 +71,17 @@ export interface ContainerRuntime {
   /** The same for the engine's images: `onChange()` whenever one is pulled, tagged, untagged, deleted, imported or loaded. */
   watchImages(onChange: () => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }>;
 }
+
+/** The engine itself. */
+export interface EngineInfo {
+  /** Whether the engine answers within `timeoutMs` (the request is dropped when it does not). */
+  ping(timeoutMs?: number): Promise<boolean>;
+  /** The address containers reach this host on (the bridge's gateway), or undefined when the engine cannot tell. */
+  gatewayAddress(): Promise<string | undefined>;
+}
+
+/** The container engine, by capability (adapters/docker). */
+export type ContainerRuntime = ContainerOperations & ImageOperations & EngineEvents & EngineInfo;
 
 /** What a probe needs to count a container's connections. */
 export interface ProbeTarget {
@@ -78,23 +114,22 @@ export interface LogOptions {
   readonly timestamps: boolean;
 }
 
-export interface RunSpec {
+export interface CreateSpec {
   readonly image: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Labels besides the installation's own (see containers/labels.ts). */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Guards a change of a record: it is applied only when the record is in one of `from` (and of run `run`). */
+/** Guards a change of a record: it is applied only when the record is in one of `from` (and at start `startCount`). */
 export interface TransitionGuard {
   readonly from?: readonly ContainerStatus[];
-  readonly run?: number;
+  readonly startCount?: number;
 }
 
 /** The fields a transition may change. */
 export type RecordPatch = Partial<
-  Pick<
-    ContainerRecord,
-    'status' | 'active' | 'ports' | 'ip' | 'run' | 'checkinAt' | 'nextCheckAt' | 'strikes' | 'pid' | 'connections' | 'observedAt'
-  >
+  Pick<ContainerRecord, 'status' | 'active' | 'ports' | 'ip' | 'startCount' | 'checkinAt' | 'nextCheckAt' | 'strikes' | 'pid' | 'connections' | 'observedAt'>
 >;
 
 export type TransitionResult =
@@ -108,7 +143,25 @@ export type TransitionResult =
  * concurrent requests and jobs on one container cannot interleave into a state Docker does not have.
  */
 export interface ContainerStore {
-  insert(record: ContainerRecord): Promise<void>;
+  /** Notes that create `createId` has begun: until `expiresAt` its container may exist without a record. */
+  markCreate(createId: string, expiresAt: number): Promise<void>;
+  /** Stores a new record, and drops the mark of the create that made it (when given), in one atomic write. */
+  insert(record: ContainerRecord, createId?: string): Promise<void>;
+  /**
+   * Stores the record of a container that has none, atomically and only then. 'exists': a record is there
+   * (another worker, or the create itself, came first); 'in_progress': the create that made it holds a mark
+   * that has not expired; 'unfinished': that mark has expired, so the create never finished and the container
+   * is the server's to remove (never said while the store looks freshly emptied, see `looksEmpty`).
+   */
+  adopt(record: ContainerRecord, createId: string, now: number): Promise<'adopted' | 'exists' | 'in_progress' | 'unfinished'>;
+  /** Drops the mark of a create whose container is gone. */
+  dropCreateMark(createId: string): Promise<void>;
+  /** Drops the marks that expired before `before` (creates that never even made a container); how many. */
+  purgeCreateMarks(before: number): Promise<number>;
+  /** True when the store holds no version: nothing was ever written to it, or everything was lost. */
+  looksEmpty(): Promise<boolean>;
+  /** Of `ids`, those that have no record. */
+  unrecorded(ids: readonly string[]): Promise<string[]>;
   get(id: string): Promise<ContainerRecord | null>;
   /** The ids of records that start with `prefix`: none, one, or two (then it is ambiguous). */
   resolvePrefix(prefix: string): Promise<string[]>;
@@ -143,17 +196,21 @@ export interface VersionedRecords {
   readonly records: ContainerRecord[];
 }
 
+/** A short exclusive claim on a piece of periodic work, so that several workers do it once (adapters/redis). */
+export interface Leases {
+  /** True when this process now holds `name` for `ttlMs` (nobody else held it). */
+  acquire(name: string, ttlMs: number): Promise<boolean>;
+}
+
 /** The slow work handed to the worker (adapters/bullmq). */
 export interface JobQueue {
-  /** Queues the stop of run `run`; queuing the same stop twice is harmless. */
-  enqueueStop(id: string, run: number): Promise<void>;
+  /** Queues the stop of the record's start number `startCount`; queuing the same stop twice is harmless. */
+  enqueueStop(id: string, startCount: number): Promise<void>;
   enqueueDelete(id: string): Promise<void>;
-  /** Schedules the activity check of run `run` due at `at`; scheduling the same check twice is harmless. */
-  scheduleCheck(check: ScheduledCheck): Promise<void>;
-  /** Drops a pending check; a check already running or gone is fine. */
-  cancelCheck(check: ScheduledCheck): Promise<void>;
   /** Queues pull `id` of `reference` for the worker. */
   enqueuePull(id: string, reference: string): Promise<void>;
+  /** Whether pull `id` has a job that is waiting or being carried out. */
+  pullQueued(id: string): Promise<boolean>;
 }
 
 /** One line of the engine's pull progress, as it reports it. */
@@ -198,6 +255,8 @@ export interface PullStore {
    */
   startOrJoin(reference: string, id: string, at: number): Promise<{ readonly pull: PullRecord; readonly created: boolean }>;
   get(id: string): Promise<PullRecord | null>;
+  /** The pulls still `pulling`, one per reference. */
+  listActive(): Promise<PullRecord[]>;
   progress(id: string, layers: readonly LayerProgress[], at: number): Promise<void>;
   finish(id: string, outcome: { readonly status: 'done' | 'failed'; readonly error: string | null; readonly layers: readonly LayerProgress[] }, at: number): Promise<void>;
 }
@@ -211,6 +270,7 @@ export const EVENT_TYPES = [
   'container.deleting',
   'container.deleted',
   'container.activity',
+  'container.adopted',
   'image.pull',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -241,14 +301,26 @@ export interface EventLog {
   subscribe(listener: (event: StoredEvent) => void): Promise<() => void>;
 }
 
-export interface ScheduledCheck {
-  readonly id: string;
-  readonly run: number;
-  readonly at: number;
+/** What the login throttle says about a login attempt from a client. */
+export type LoginVerdict = { readonly kind: 'allow'; readonly delayMs: number } | Refusal;
+/** Where a client stands before it tries: its failures so far, or refused. */
+export type LoginStanding = { readonly kind: 'allow'; readonly failures: number } | Refusal;
+export interface Refusal {
+  readonly kind: 'refuse';
+  readonly retryAfterSeconds: number;
 }
 
-export interface Clock {
-  now(): number;
+/**
+ * Failed Basic-auth logins, counted per client key (the API decides what a client is: api/middleware/client.ts)
+ * and in all (adapters/redis: shared by every API process, surviving their restarts). See logins.ts for the rule.
+ */
+export interface LoginThrottle {
+  /** Asked before the credentials are looked at. */
+  check(clientKey: string): Promise<LoginStanding>;
+  /** Records a failed login; says how long to hold the 401 back, or that the client is now refused. */
+  fail(clientKey: string): Promise<LoginVerdict>;
+  /** A successful login clears the client's failures. */
+  succeed(clientKey: string): Promise<void>;
 }
 
 export type { ContainerRecord, PortMap, RuntimeContainer };

@@ -1,10 +1,10 @@
 import { ConfigError, loadConfig } from '../config/env.js';
-import { buildDeps, type Deps } from '../lifecycle/deps.js';
+import { buildDeps, type Deps } from '../bootstrap/deps.js';
 import type { Server } from 'node:http';
-import { createLogger } from '../lifecycle/logger.js';
-import { serveMetrics } from '../lifecycle/metrics.js';
-import { createShutdown, onSignals } from '../lifecycle/shutdown.js';
-import { runWorker, type RunningWorker } from './runner.js';
+import { createLogger } from '../bootstrap/logger.js';
+import { serveMetrics } from '../adapters/prometheus/metrics.js';
+import { createShutdown, onSignals } from '../bootstrap/shutdown.js';
+import { startWorker, type RunningWorker } from './start.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   onSignals(shutdown, (code) => process.exit(code));
 
   started.deps = await buildDeps(config, logger, { role: 'worker' });
-  started.worker = runWorker(started.deps);
+  started.worker = startWorker(started.deps);
   // A port that is taken costs the metrics, not the worker: it says so and goes on.
   started.metrics = await serveMetrics(started.deps.metrics, config.workerMetricsHost, config.workerMetricsPort).catch((error: NodeJS.ErrnoException) => {
     logger.warn({ err: error.code ?? error.message }, `cannot serve metrics on ${config.workerMetricsHost}:${config.workerMetricsPort}`);

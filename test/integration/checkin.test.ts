@@ -18,13 +18,13 @@ async function createIn(harness: Harness, image: string) {
 }
 
 async function addressOf(harness: Harness, id: string): Promise<string> {
-  const info = await harness.api.docker.getContainer(id).inspect();
+  const info = await harness.docker.getContainer(id).inspect();
   return info.NetworkSettings.Networks.bridge?.IPAddress ?? '';
 }
 
 /** Runs busybox wget inside the container: a check-in sent over the bridge, as the images send it. */
 async function checkInFromInside(harness: Harness, id: string, body: string, header = ''): Promise<string> {
-  const exec = await harness.api.docker.getContainer(id).exec({
+  const exec = await harness.docker.getContainer(id).exec({
     Cmd: ['sh', '-c', `wget -q -O - ${header === '' ? '' : `--header '${header}'`} --post-data '${body}' "$SD_CHECKIN_URL" 2>&1; echo " exit=$?"`],
     AttachStdout: true,
     AttachStderr: true,
@@ -40,7 +40,7 @@ async function checkInFromInside(harness: Harness, id: string, body: string, hea
 }
 
 async function tokenOf(harness: Harness, id: string): Promise<string> {
-  const info = await harness.api.docker.getContainer(id).inspect();
+  const info = await harness.docker.getContainer(id).inspect();
   const entry = (info.Config.Env ?? []).find((e) => e.startsWith('SD_CHECKIN_TOKEN='));
   return entry?.slice('SD_CHECKIN_TOKEN='.length) ?? '';
 }

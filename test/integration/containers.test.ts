@@ -16,7 +16,7 @@ afterAll(async () => {
 const create = (image: string) => h.http.post('/v1/containers').auth(...h.auth).type('form').send({ image });
 const get = (id: string) => h.http.get(`/v1/containers/${id}`).auth(...h.auth);
 const patch = (id: string, status: string) => h.http.patch(`/v1/containers/${id}`).auth(...h.auth).type('form').send({ status });
-const inspect = (id: string) => h.api.docker.getContainer(id).inspect();
+const inspect = (id: string) => h.docker.getContainer(id).inspect();
 
 async function statusBecomes(id: string, status: string) {
   await expect.poll(async () => (await get(id)).body.status, { timeout: 20_000, interval: 200 }).toBe(status);
@@ -92,11 +92,11 @@ describe('POST /v1/containers', () => {
   });
 
   it('removes a container that was created but could not start, and keeps no record', async () => {
-    const before = await h.api.docker.listContainers({ all: true, filters: { label: [`io.spin-docker.instance=${h.instance}`] } });
+    const before = await h.docker.listContainers({ all: true, filters: { label: [`io.spin-docker.instance=${h.instance}`] } });
     const res = await create(TEST_IMAGES.broken);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.body.message).toMatch(/could not start/i);
-    const after = await h.api.docker.listContainers({ all: true, filters: { label: [`io.spin-docker.instance=${h.instance}`] } });
+    const after = await h.docker.listContainers({ all: true, filters: { label: [`io.spin-docker.instance=${h.instance}`] } });
     expect(after.length).toBe(before.length);
     const listed = (await h.http.get('/v1/containers').auth(...h.auth)).body as { image: string }[];
     expect(listed.some((c) => c.image === TEST_IMAGES.broken)).toBe(false);
@@ -203,7 +203,7 @@ describe('DELETE /v1/containers/<id>', () => {
 describe('GET /v1/containers', () => {
   it('lists what this server created, never other containers', async () => {
     const { body: created } = await create(TEST_IMAGES.noPorts);
-    const stranger = await h.api.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': 'someone-else' } });
+    const stranger = await h.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': 'someone-else' } });
     try {
       for (const audit of ['false', 'true']) {
         const res = await h.http.get(`/v1/containers?audit=${audit}`).auth(...h.auth);
@@ -223,8 +223,8 @@ describe('GET /v1/containers', () => {
     try {
       const { body: gone } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.noPorts });
       const { body: halted } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.demo });
-      await alone.api.docker.getContainer(gone.container_id as string).remove({ force: true });
-      await alone.api.docker.getContainer(halted.container_id as string).stop({ t: 0 });
+      await alone.docker.getContainer(gone.container_id as string).remove({ force: true });
+      await alone.docker.getContainer(halted.container_id as string).stop({ t: 0 });
 
       const stored = (await alone.http.get('/v1/containers').auth(...alone.auth)).body as { container_id: string; status: string }[];
       expect(stored.map((c) => c.container_id)).toContain(gone.container_id);

@@ -5,10 +5,11 @@ import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUES, bullPrefix, jobIds } from '../../src/adapters/bullmq/jobs.js';
+import { QUEUES, jobIds } from '../../src/adapters/bullmq/jobs.js';
+import { bullPrefix } from '../../src/adapters/redis/keys.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { RedisContainerStore } from '../../src/adapters/redis/container.store.js';
-import { redisPrefix } from '../../src/lifecycle/deps.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { freePort } from '../support/net.js';
 import { DockerProxy, PrivateRedis, kill, startProcess, type ServerProcess } from '../support/processes.js';
@@ -23,7 +24,7 @@ let redis: PrivateRedis;
 let proxy: DockerProxy;
 let client: Redis;
 let store: RedisContainerStore;
-let lifecycle: Queue;
+let containerJobs: Queue;
 let port = 0;
 let api: ServerProcess | undefined;
 let worker: ServerProcess | undefined;
@@ -62,7 +63,7 @@ const statusOf = async (id: string) => (await store.get(id))?.status ?? 'gone';
 const dockerRunning = async (id: string) => (await docker.getContainer(id).inspect()).State.Running;
 
 async function activeJobIds(): Promise<string[]> {
-  return (await lifecycle.getActive()).map((job) => job.id ?? '');
+  return (await containerJobs.getActive()).map((job) => job.id ?? '');
 }
 
 beforeAll(async () => {
@@ -73,15 +74,15 @@ beforeAll(async () => {
   await proxy.up();
   client = new Redis(redis.url, { maxRetriesPerRequest: null });
   client.on('error', () => undefined);
-  store = new RedisContainerStore(client, redisPrefix(instance));
-  lifecycle = new Queue(QUEUES.lifecycle, { connection: client, prefix: bullPrefix(instance) });
+  store = new RedisContainerStore(client, keyPrefix(instance));
+  containerJobs = new Queue(QUEUES.containers, { connection: client, prefix: bullPrefix(instance) });
   await startApi();
   await startWorker();
 });
 
 afterAll(async () => {
   await Promise.all([kill(api), kill(worker)]);
-  await lifecycle?.close();
+  await containerJobs?.close();
   client?.disconnect();
   const mine = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
   await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
@@ -103,7 +104,7 @@ describe('health checks', () => {
     expect(await healthcheck('worker')).toBe(0);
     await kill(worker);
     // SIGKILL leaves the heartbeat to expire; a graceful stop removes it at once.
-    await client.del(`${redisPrefix(instance)}worker:heartbeat`);
+    await client.del(`${keyPrefix(instance)}worker:heartbeat`);
     expect(await healthcheck('worker')).toBe(1);
     await startWorker();
     expect(await healthcheck('worker')).toBe(0);

@@ -11,11 +11,13 @@ import { RedisContainerStore } from '../../src/adapters/redis/container.store.js
 import { buildApp } from '../../src/api/app.js';
 import { presentContainer } from '../../src/api/presenters/container.presenter.js';
 import { loadConfig } from '../../src/config/env.js';
-import { createContainerService } from '../../src/domain/containers/containers.service.js';
+import { createContainerJobs } from '../../src/domain/containers/jobs.js';
+import { createContainerRequests } from '../../src/domain/containers/requests.js';
 import type { ContainerRecord } from '../../src/domain/containers/record.js';
 import type { ContainerRuntime } from '../../src/domain/ports.js';
-import { buildDeps, redisPrefix } from '../../src/lifecycle/deps.js';
-import { createLogger } from '../../src/lifecycle/logger.js';
+import { buildDeps } from '../../src/bootstrap/deps.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
+import { createLogger } from '../../src/bootstrap/logger.js';
 import { PASSWORD, startHarness, testRedisUrl, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { firstBytesOnce, freePort } from '../support/net.js';
@@ -95,7 +97,7 @@ describe('processes that must not lie or stop badly', () => {
         await api.waitFor('API listening');
         const http = () => supertest(`http://127.0.0.1:${port}`);
         // A stopped record to start, as if the engine had hung after it was made.
-        const store = new RedisContainerStore(redis, redisPrefix(instance));
+        const store = new RedisContainerStore(redis, keyPrefix(instance));
         const id = 'a'.repeat(64);
         await store.insert({ ...record(id), status: 'stopped' });
 
@@ -150,27 +152,28 @@ function refusedForks(cgroup: string): number {
   return Number(/^max (\d+)/m.exec(readFileSync(join(cgroup, 'pids.events'), 'utf8'))?.[1] ?? 0);
 }
 
-/** The worker's use cases on the harness's store and queue, but with `runtime` as the engine. */
-function serviceOn(runtime: ContainerRuntime) {
+/** The use cases on the harness's store and queue, but with `runtime` as the engine. */
+function useCasesOn(runtime: ContainerRuntime) {
   const { store, queue, clock, logger } = h.worker;
   const settings = { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true }, allowedImages: ['*'], defaultSshKeys: [] };
-  return createContainerService({ runtime, store, queue, clock, logger, settings });
+  const deps = { runtime, store, queue, clock, logger, settings };
+  return { ...createContainerRequests(deps), ...createContainerJobs(deps) };
 }
 
 /** A record with no container behind it, for tests that write the store directly. */
 function record(id: string): ContainerRecord {
   return {
-    id, name: `/forged-${id.slice(0, 6)}`, image: TEST_IMAGES.noPorts, status: 'running', active: 0, ports: {}, ip: '', run: 1,
+    id, name: `/forged-${id.slice(0, 6)}`, image: TEST_IMAGES.noPorts, status: 'running', active: 0, ports: {}, ip: '', startCount: 1,
     checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
   };
 }
 
 describe('consistency corners', () => {
-  it('a stop job of an earlier run never writes over a later one (stopping, stopped by an event, started, stopping again)', async () => {
+  it('a stop job of an earlier start never writes over a later one (stopping, stopped by an event, started, stopping again)', async () => {
     const { id } = await create(TEST_IMAGES.noPorts);
     expect((await patch(id, 'stopped')).body.status).toBe('stopping');
 
-    // The job of run 1 gets as far as Docker's stop, and is held there…
+    // The job of start 1 gets as far as Docker's stop, and is held there…
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const real = h.worker.runtime;
@@ -181,12 +184,12 @@ describe('consistency corners', () => {
         return outcome;
       },
     });
-    const slowWorker = serviceOn(held);
+    const slowWorker = useCasesOn(held);
     const oldJob = slowWorker.completeStop(id, 1);
     await expect.poll(() => running(id), { timeout: 10_000, interval: 50 }).toBe(false);
 
-    // …while the event of that stop is followed, the container is started and a stop of run 2 is asked for.
-    await h.worker.service.reconcile(id);
+    // …while the event of that stop is followed, the container is started and a stop of start 2 is asked for.
+    await h.worker.consistency.reconcileOne(id);
     expect((await h.worker.store.get(id))?.status).toBe('stopped');
     expect((await patch(id, 'running')).body).toMatchObject({ status: 'running' });
     expect((await patch(id, 'stopped')).body.status).toBe('stopping');
@@ -194,9 +197,9 @@ describe('consistency corners', () => {
 
     release();
     await oldJob;
-    // The old job left run 2 alone; run 2's own job stops it.
-    expect(await h.worker.store.get(id)).toMatchObject({ status: 'stopping', run: 2 });
-    await h.worker.service.completeStop(id, 2);
+    // The old job left start 2 alone; start 2's own job stops it.
+    expect(await h.worker.store.get(id)).toMatchObject({ status: 'stopping', startCount: 2 });
+    await h.worker.jobs.completeStop(id, 2);
     expect((await h.worker.store.get(id))?.status).toBe('stopped');
     expect(await running(id)).toBe(false);
   });
@@ -204,7 +207,7 @@ describe('consistency corners', () => {
   it('PATCH running on a container whose command exits at once answers stopped, as create does', async () => {
     const { id } = await create(TEST_IMAGES.exits);
     await expect.poll(() => running(id), { timeout: 10_000, interval: 50 }).toBe(false);
-    await h.worker.service.reconcile(id);
+    await h.worker.consistency.reconcileOne(id);
     expect((await h.worker.store.get(id))?.status).toBe('stopped');
 
     // The engine answers the start, and by the time it is asked what runs, the command has ended (as it does
@@ -217,7 +220,7 @@ describe('consistency corners', () => {
         return real.inspect(target);
       },
     });
-    const answer = presentContainer(await serviceOn(exitsFirst).changeStatus(id, 'running'));
+    const answer = presentContainer(await useCasesOn(exitsFirst).changeStatus(id, 'running'));
     expect(answer).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '', next_check_at: null });
     expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body).toMatchObject({ status: 'stopped', ports: {} });
   });
@@ -241,14 +244,14 @@ describe('consistency corners', () => {
       await h.api.store.insert(record(foreign));
       const stop = await patch(foreign, 'stopped');
       expect(stop.body.status).toBe('stopping');
-      await h.worker.service.completeStop(foreign, 1);
+      await h.worker.jobs.completeStop(foreign, 1);
       expect(await running(foreign)).toBe(true);
       // Not ours: the record is forgotten, the container left as it is.
       expect((await h.http.get(`/v1/containers/${foreign}`).auth(...h.auth)).status).toBe(404);
 
       await h.api.store.insert(record(foreign));
       expect((await h.http.delete(`/v1/containers/${foreign}`).auth(...h.auth)).status).toBe(204);
-      await h.worker.service.completeDelete(foreign);
+      await h.worker.jobs.completeDelete(foreign);
       expect(await running(foreign)).toBe(true);
 
       const { stdout: again } = await run('docker', ['run', '-d', TEST_IMAGES.noPorts]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { firstBytes } from '../support/net.js';
+import { firstBytes, keepsPassing } from '../support/net.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -34,7 +34,7 @@ async function bothSides(harness: Harness) {
 describe('Docker stays the truth: changes made behind the API\'s back', () => {
   it('follows docker stop, start, kill and rm -f within seconds, without any audit request', async () => {
     const id = await create(h);
-    const container = h.api.docker.getContainer(id);
+    const container = h.docker.getContainer(id);
 
     await container.stop({ t: 1 });
     await expect.poll(async () => (await objectOf(h, id))?.status, { timeout: 10_000, interval: 100 }).toBe('stopped');
@@ -54,17 +54,21 @@ describe('Docker stays the truth: changes made behind the API\'s back', () => {
     await expect.poll(() => objectOf(h, id), { timeout: 10_000, interval: 100 }).toBeNull();
   });
 
-  it('removes a labelled container that has no record once it is older than the grace period (a crashed create)', async () => {
-    // The grace is at least three engine deadlines (the longest a create may take): 3 × 2 s here.
+  it('adopts a labelled container that has no record, however old, and never removes it (no create of ours left it)', async () => {
     const short = await startHarness({ SD_ORPHAN_GRACE: '1', SD_DOCKER_TIMEOUT: '2', SD_RECONCILE_INTERVAL: '1' });
     try {
       const kept = await create(short, TEST_IMAGES.noPorts);
-      const orphan = await short.api.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': short.instance } });
-      await orphan.start();
-      await expect(orphan.inspect()).resolves.toBeDefined();
-      await expect.poll(async () => (await orphan.inspect().catch(() => null)) === null, { timeout: 15_000, interval: 250 }).toBe(true);
+      const stray = await short.docker.createContainer({ Image: TEST_IMAGES.noPorts, Labels: { 'io.spin-docker.instance': short.instance } });
+      await stray.start();
+      await expect.poll(async () => (await objectOf(short, stray.id))?.status, { timeout: 15_000, interval: 250 }).toBe('running');
+      // Well past the grace and through several full passes: still there, still running.
+      await keepsPassing(7_000, async () => {
+        expect((await stray.inspect()).State.Running).toBe(true);
+      });
+      const list = (await short.http.get('/v1/containers').auth(...short.auth)).body as { container_id: string; image: string }[];
+      expect(list.filter((c) => c.container_id === stray.id)).toHaveLength(1);
+      expect(list.find((c) => c.container_id === stray.id)?.image).toBe(TEST_IMAGES.noPorts);
       expect((await objectOf(short, kept))?.status).toBe('running');
-      expect((await short.api.docker.getContainer(kept).inspect()).State.Running).toBe(true);
     } finally {
       await short.close();
     }
@@ -131,7 +135,7 @@ describe('what a caller may ask for', () => {
   });
 
   it('runs every container unprivileged, on the default bridge, without host mounts', async () => {
-    const info = await h.api.docker.getContainer(await create(h, TEST_IMAGES.noPorts)).inspect();
+    const info = await h.docker.getContainer(await create(h, TEST_IMAGES.noPorts)).inspect();
     expect(info.HostConfig).toMatchObject({ Privileged: false, NetworkMode: 'default', PidMode: '', IpcMode: expect.not.stringMatching(/^host$/) });
     expect(info.HostConfig.Binds ?? []).toEqual([]);
     expect(info.HostConfig.CapAdd ?? []).toEqual([]);

@@ -68,7 +68,7 @@ describe('GET /v1/containers/<id>/logs', () => {
   it('ends a followed log when the container stops', async () => {
     let text = '';
     const { ended } = await follow(`/v1/containers/${id}/logs?tail=1&follow=true`, (t) => (text += t));
-    await h.worker.docker.getContainer(id).stop({ t: 1 });
+    await h.docker.getContainer(id).stop({ t: 1 });
     await ended;
     expect(text).toMatch(/(out|err)-\d+/);
   });

@@ -35,6 +35,21 @@ describe('GET /metrics', () => {
     expect(text).not.toMatch(/abababab|\/no\/such/);
   });
 
+  it('labels engine calls by operation only: two pulls of two references make one series, naming neither', async () => {
+    const worker = await startHarness();
+    try {
+      for (const image of ['127.0.0.1:9/first/app:1', '127.0.0.1:9/second/app:2']) {
+        const res = await worker.http.post('/v1/images').auth(...worker.auth).send({ image });
+        await expect.poll(async () => (await worker.http.get(`/v1/images/pulls/${res.body.pull_id}`).auth(...worker.auth)).body.status, { timeout: 20_000 }).toBe('failed');
+      }
+      const text = await worker.worker.metrics.registry.metrics();
+      expect(sample(text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'pull image', outcome: 'error' })).toBe(2);
+      expect(text).not.toMatch(/first\/app|second\/app/);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('needs Basic auth unless SD_METRICS_PUBLIC=true', async () => {
     expect((await h.http.get('/metrics')).status).toBe(401);
     const res = await open.http.get('/metrics');

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
-import { buildDeps } from '../../src/lifecycle/deps.js';
-import { createLogger } from '../../src/lifecycle/logger.js';
+import { buildDeps } from '../../src/bootstrap/deps.js';
+import { createLogger } from '../../src/bootstrap/logger.js';
 import { startHarness, testRedisUrl, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 

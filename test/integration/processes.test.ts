@@ -115,7 +115,7 @@ describe('npm start (dist/cli/start.js)', () => {
     const worker = await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`);
     expect(worker.status).toBe(200);
     const text = await worker.text();
-    expect(sample(text, 'spin_docker_jobs_total', { queue: 'lifecycle', outcome: 'completed', process: 'worker' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'spin_docker_jobs_total', { queue: 'containers', outcome: 'completed', process: 'worker' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'stop the container', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'spin_docker_activity_pass_seconds_count', { process: 'worker' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'spin_docker_process_resident_memory_bytes', { process: 'worker' })).toBeGreaterThan(1_000_000);

@@ -121,7 +121,7 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
     const reference = `${slow.host}/sd/big:2`;
     // big:1 is still here with its layers: drop them, so that this pull downloads again.
     const running = (await h.http.get('/v1/containers').auth(...h.auth)).body as { container_id: string }[];
-    for (const { container_id: id } of running) await h.worker.docker.getContainer(id).remove({ force: true });
+    for (const { container_id: id } of running) await h.docker.getContainer(id).remove({ force: true });
     await docker('rmi', `${slow.host}/sd/big:1`);
 
     const asked = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
@@ -171,7 +171,7 @@ describe('DELETE /v1/images/<reference>', () => {
     expect(refused.body.code).toBe('image_in_use');
     expect(await images()).toContain(reference);
 
-    await h.worker.docker.getContainer(created.body.container_id as string).remove({ force: true });
+    await h.docker.getContainer(created.body.container_id as string).remove({ force: true });
     await h.worker.store.remove(created.body.container_id as string);
     expect((await h.http.delete(path).auth(...h.auth)).status).toBe(204);
     await expect.poll(images, { timeout: 5_000, interval: 100 }).not.toContain(reference);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIds } from '../../src/adapters/bullmq/jobs.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 
@@ -29,26 +28,12 @@ describe('resuming unfinished work', () => {
     await h.api.store.transition(stopId, { from: ['running'] }, { status: 'stopping', nextCheckAt: null });
     await h.api.store.transition(deleteId, {}, { status: 'deleting', nextCheckAt: null });
 
-    const counts = await h.worker.service.resumePending({ everything: false });
+    const counts = await h.worker.consistency.resumeUnfinished();
     expect(counts).toMatchObject({ stops: 1, deletes: 1 });
 
     await expect.poll(async () => (await h.api.store.get(stopId))?.status, { timeout: 20_000 }).toBe('stopped');
-    expect((await h.api.docker.getContainer(stopId).inspect()).State.Running).toBe(false);
+    expect((await h.docker.getContainer(stopId).inspect()).State.Running).toBe(false);
     await expect.poll(() => h.api.store.get(deleteId), { timeout: 20_000 }).toBeNull();
-    await expect(h.api.docker.getContainer(deleteId).inspect()).rejects.toMatchObject({ statusCode: 404 });
-  });
-
-  it('re-queues a lost activity check: at start-up always, later only once it is overdue', async () => {
-    const id = await create();
-    const record = await h.api.store.get(id);
-    const check = { id, run: record?.run ?? 0, at: record?.nextCheckAt ?? 0 };
-    expect(await h.api.queue.activity.getJob(jobIds.check(check))).toBeDefined();
-    await h.api.queue.activity.remove(jobIds.check(check));
-    expect(await h.api.queue.activity.getJob(jobIds.check(check))).toBeUndefined();
-
-    // Not yet due: the periodic pass leaves it alone; the start-up pass puts it back.
-    expect((await h.worker.service.resumePending({ everything: false })).checks).toBe(0);
-    expect((await h.worker.service.resumePending({ everything: true })).checks).toBeGreaterThanOrEqual(1);
-    expect(await h.api.queue.activity.getJob(jobIds.check(check))).toBeDefined();
+    await expect(h.docker.getContainer(deleteId).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 });

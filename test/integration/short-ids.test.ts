@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 const record = (id: string): ContainerRecord => ({
-  id, name: `/short-${id.slice(0, 8)}`, image: TEST_IMAGES.noPorts, status: 'stopped', active: 0, ports: {}, ip: '', run: 1,
+  id, name: `/short-${id.slice(0, 8)}`, image: TEST_IMAGES.noPorts, status: 'stopped', active: 0, ports: {}, ip: '', startCount: 1,
   checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
 });
 

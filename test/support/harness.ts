@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Docker from 'dockerode';
 import supertest from 'supertest';
 import { buildApp } from '../../src/api/app.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { loadConfig } from '../../src/config/env.js';
-import { buildDeps, type Deps } from '../../src/lifecycle/deps.js';
-import { createLogger } from '../../src/lifecycle/logger.js';
-import { runWorker, type RunningWorker } from '../../src/worker/runner.js';
+import { buildDeps, type Deps } from '../../src/bootstrap/deps.js';
+import { createLogger } from '../../src/bootstrap/logger.js';
+import { startWorker, type RunningWorker } from '../../src/worker/start.js';
 
 export const PASSWORD = 'test-password';
 
@@ -24,6 +25,11 @@ export interface Harness {
   readonly worker: Deps;
   readonly instance: string;
   readonly port: number;
+  /** The test's own client of the engine, for what a test does behind the server's back. */
+  readonly docker: Docker;
+  /** Stops the API and the worker as a crash would leave things: containers and keys stay. */
+  stop(): Promise<void>;
+  /** Stops them and removes this instance's containers and keys. */
   close(): Promise<void>;
 }
 
@@ -33,7 +39,7 @@ export interface Harness {
  * SD_INSTANCE: its own Docker label, Redis prefix and queues, all removed by close().
  */
 export async function startHarness(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<Harness> {
-  const instance = `test-${randomBytes(4).toString('hex')}`;
+  const instance = env.SD_INSTANCE ?? `test-${randomBytes(4).toString('hex')}`;
   const config = loadConfig({
     SD_PASSWORD: PASSWORD,
     SD_INSTANCE: instance,
@@ -49,26 +55,35 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   const port = (server.address() as AddressInfo).port;
 
   const worker = await buildDeps(config, logger.child({ process: 'worker' }), { role: 'worker' });
-  const gateway = await worker.runtime.bridgeGateway();
+  const gateway = await worker.runtime.gatewayAddress();
   const api = await buildDeps(config, logger.child({ process: 'api' }), {
     role: 'api',
     checkinUrl: `http://${gateway}:${port}/v1/check-in`,
   });
   server.on('request', buildApp(api));
   // Without a worker (options.worker false) nothing follows Docker, so the API's own audit can be observed.
-  const running: RunningWorker | undefined = options.worker === false ? undefined : runWorker(worker);
+  const running: RunningWorker | undefined = options.worker === false ? undefined : startWorker(worker);
   await running?.ready;
 
+  const docker = new Docker({ socketPath: (config.dockerHost.startsWith('unix://') ? config.dockerHost : 'unix:///var/run/docker.sock').slice('unix://'.length) });
   return {
     http: supertest(server),
+    docker,
     auth: ['admin', PASSWORD],
     api,
     worker,
     instance,
     port,
+    async stop() {
+      await running?.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await api.close();
+      await worker.close();
+    },
     async close() {
       await running?.close();
-      await removeContainers(worker, instance);
+      await removeContainers(docker, instance);
       await deleteKeys(worker, `spin-docker:${instance}:*`);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -79,9 +94,9 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
 }
 
 /** Clean-up by label: every container of this test instance, whatever state it is in. */
-async function removeContainers(deps: Deps, instance: string): Promise<void> {
-  const containers = await deps.docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
-  await Promise.all(containers.map((c) => deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+async function removeContainers(docker: Docker, instance: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
 }
 
 /** Clean-up by prefix (SCAN is fine in tests; the server itself never scans). */

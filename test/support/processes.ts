@@ -96,6 +96,11 @@ export class DockerProxy {
   readonly path = join(this.dir, 'docker.sock');
   /** Every request line that went through ("GET /v1.41/images/json"), in order. */
   readonly requests: string[] = [];
+  /**
+   * Requests whose line matches this are never handed to the engine (nor anything after them on that
+   * connection): the client waits for an answer that does not come, as from an engine stuck in that call.
+   */
+  hold: RegExp | undefined;
 
   /** Connections open through the proxy right now whose requests match `pattern`. */
   openMatching(pattern: RegExp): number {
@@ -121,13 +126,16 @@ export class DockerProxy {
         socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
+      let held = false;
       client.on('data', (chunk: Buffer) => {
         for (const match of chunk.toString('latin1').matchAll(/^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/gm)) {
           this.requests.push(`${match[1]} ${match[2]}`);
           lines.push(`${match[1]} ${match[2]}`);
+          if (this.hold?.test(`${match[1]} ${match[2]}`)) held = true;
         }
+        if (!held) engine.write(chunk);
       });
-      client.pipe(engine).pipe(client);
+      engine.pipe(client);
       client.once('close', () => engine.destroy());
       engine.once('close', () => client.destroy());
     });

@@ -1,53 +1,39 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { JobQueue, ScheduledCheck } from '../../domain/ports.js';
+import type { JobQueue } from '../../domain/ports.js';
+import { bullPrefix } from '../redis/keys.js';
 import { redisCall } from '../redis/connection.js';
-import { JOBS, QUEUES, bullPrefix, jobIds, type CheckPayload, type DeletePayload, type PullPayload, type StopPayload } from './jobs.js';
+import { JOBS, QUEUES, jobIds, type DeletePayload, type PullPayload, type StopPayload } from './jobs.js';
 
 /**
  * Completed and failed jobs are removed: their ids must be free for the next stop of the same container,
  * and a failure is logged by the worker when it happens.
  */
-const lifecycleOptions: JobsOptions = {
+const containerJobOptions: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 500 },
   removeOnComplete: true,
   removeOnFail: true,
 };
 
-const checkOptions: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: true,
-  removeOnFail: true,
-};
-
 /** The domain's JobQueue on BullMQ. */
 export class BullJobQueue implements JobQueue {
-  readonly lifecycle: Queue;
-  readonly activity: Queue;
+  readonly containers: Queue;
   readonly images: Queue;
 
-  constructor(connection: ConnectionOptions, instance: string, private readonly clock: () => number = Date.now) {
+  constructor(connection: ConnectionOptions, instance: string) {
     const prefix = bullPrefix(instance);
-    this.lifecycle = new Queue(QUEUES.lifecycle, { connection, prefix });
-    this.activity = new Queue(QUEUES.activity, { connection, prefix });
+    this.containers = new Queue(QUEUES.containers, { connection, prefix });
     this.images = new Queue(QUEUES.images, { connection, prefix });
   }
 
-  async enqueueStop(id: string, run: number): Promise<void> {
-    const payload: StopPayload = { id, run };
-    await redisCall(() => this.lifecycle.add(JOBS.stop, payload, { ...lifecycleOptions, jobId: jobIds.stop(id, run) }));
+  async enqueueStop(id: string, startCount: number): Promise<void> {
+    const payload: StopPayload = { id, startCount };
+    await redisCall(() => this.containers.add(JOBS.stop, payload, { ...containerJobOptions, jobId: jobIds.stop(id, startCount) }));
   }
 
   async enqueueDelete(id: string): Promise<void> {
     const payload: DeletePayload = { id };
-    await redisCall(() => this.lifecycle.add(JOBS.delete, payload, { ...lifecycleOptions, jobId: jobIds.delete(id) }));
-  }
-
-  async scheduleCheck(check: ScheduledCheck): Promise<void> {
-    const payload: CheckPayload = { id: check.id, run: check.run, at: check.at };
-    const delay = Math.max(0, check.at - this.clock());
-    await redisCall(() => this.activity.add(JOBS.check, payload, { ...checkOptions, delay, jobId: jobIds.check(payload) }));
+    await redisCall(() => this.containers.add(JOBS.delete, payload, { ...containerJobOptions, jobId: jobIds.delete(id) }));
   }
 
   async enqueuePull(id: string, reference: string): Promise<void> {
@@ -56,11 +42,12 @@ export class BullJobQueue implements JobQueue {
     await redisCall(() => this.images.add(JOBS.pull, payload, { attempts: 1, removeOnComplete: true, removeOnFail: true, jobId: jobIds.pull(id) }));
   }
 
-  async cancelCheck(check: ScheduledCheck): Promise<void> {
-    await redisCall(() => this.activity.remove(jobIds.check(check)));
+  async pullQueued(id: string): Promise<boolean> {
+    const state = await redisCall(() => this.images.getJobState(jobIds.pull(id)));
+    return state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.lifecycle.close(), this.activity.close(), this.images.close()]);
+    await Promise.all([this.containers.close(), this.images.close()]);
   }
 }

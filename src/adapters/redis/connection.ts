@@ -54,3 +54,18 @@ export async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
     throw translateRedisError(error);
   }
 }
+
+/** A Lua script registered as a command of its own: EVALSHA afterwards, falling back to EVAL after a flush. */
+export interface ScriptDefinition {
+  readonly keys: number;
+  readonly lua: string;
+}
+
+/** Registers `scripts` on a connection once (a connection shared by several stores registers each name once). */
+export function defineScripts<T>(redis: Redis, scripts: Readonly<Record<string, ScriptDefinition>>): Redis & T {
+  const commands = redis as unknown as Record<string, unknown>;
+  for (const [name, { keys, lua }] of Object.entries(scripts)) {
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys: keys, lua });
+  }
+  return redis as Redis & T;
+}

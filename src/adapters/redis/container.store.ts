@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/containers/record.js';
 import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
-import { redisCall } from './connection.js';
-import { CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION } from './scripts.js';
+import { defineScripts, redisCall } from './connection.js';
+import { ADOPT, CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION, UNRECORDED } from './scripts.js';
 
 /**
  * Key layout, all under `prefix` (spin-docker:<instance>:):
@@ -13,6 +13,8 @@ import { CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION } from './sc
  *   addr    hash, container address → id: the check-in index
  *   tokens  hash, SHA-256 of a container's check-in token → id
  *   version counter, incremented by every write to a record
+ *   creates sorted set, id of a create under way → the epoch ms its mark expires (see ContainerStore.markCreate)
+ * A record's `run` field holds its start count (the name it has had since the first release).
  */
 interface StoreKeys {
   record(id: string): string;
@@ -21,6 +23,7 @@ interface StoreKeys {
   addresses: string;
   tokens: string;
   version: string;
+  creates: string;
 }
 
 const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
@@ -35,6 +38,7 @@ const recordHash = z
     active: z.coerce.number(),
     ports: z.string().transform((s) => JSON.parse(s) as Record<string, string>),
     ip: z.string(),
+    // The start count, under the name it has always had in the hash.
     run: z.coerce.number(),
     checkin_at: optionalMs,
     created_at: z.coerce.number(),
@@ -56,7 +60,7 @@ const recordHash = z
       active: h.active,
       ports: h.ports,
       ip: h.ip,
-      run: h.run,
+      startCount: h.run,
       checkinAt: h.checkin_at,
       createdAt: h.created_at,
       nextCheckAt: h.next_check_at,
@@ -79,7 +83,7 @@ function patchFields(patch: RecordPatch): string[] {
   if (patch.active !== undefined) put('active', String(patch.active));
   if (patch.ports !== undefined) put('ports', JSON.stringify(patch.ports));
   if (patch.ip !== undefined) put('ip', patch.ip);
-  if (patch.run !== undefined) put('run', String(patch.run));
+  if (patch.startCount !== undefined) put('run', String(patch.startCount));
   if (patch.checkinAt !== undefined) put('checkin_at', ms(patch.checkinAt));
   if (patch.nextCheckAt !== undefined) put('next_check_at', ms(patch.nextCheckAt));
   if (patch.strikes !== undefined) put('strikes', String(patch.strikes));
@@ -100,27 +104,39 @@ function fromPairs(pairs: string[]): ContainerRecord {
   }
 }
 
-type ScriptRedis = Redis & {
-  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, ...args: string[]): Promise<number>;
+interface Scripts {
+  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ...args: string[]): Promise<number>;
+  sdAdopt(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ...args: string[]): Promise<string>;
   sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?, string?]>;
   sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, id: string): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
   sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
   sdResolve(ids: string, prefix: string): Promise<string[]>;
+  sdUnrecorded(prefix: string, ...ids: string[]): Promise<string[]>;
+}
+
+const SCRIPTS = {
+  sdInsert: { keys: 6, lua: INSERT },
+  sdAdopt: { keys: 6, lua: ADOPT },
+  sdTransition: { keys: 3, lua: TRANSITION },
+  sdRemove: { keys: 5, lua: REMOVE },
+  sdList: { keys: 2, lua: LIST },
+  sdCheckIn: { keys: 3, lua: CHECK_IN },
+  sdResolve: { keys: 1, lua: RESOLVE_PREFIX },
+  sdUnrecorded: { keys: 0, lua: UNRECORDED },
 };
 
-/** Registers the scripts once per connection (EVALSHA afterwards, falling back to EVAL after a flush). */
-function withScripts(redis: Redis): ScriptRedis {
-  const r = redis as ScriptRedis;
-  if (typeof r.sdList !== 'function') {
-    redis.defineCommand('sdInsert', { numberOfKeys: 5, lua: INSERT });
-    redis.defineCommand('sdTransition', { numberOfKeys: 3, lua: TRANSITION });
-    redis.defineCommand('sdRemove', { numberOfKeys: 5, lua: REMOVE });
-    redis.defineCommand('sdList', { numberOfKeys: 2, lua: LIST });
-    redis.defineCommand('sdCheckIn', { numberOfKeys: 3, lua: CHECK_IN });
-    redis.defineCommand('sdResolve', { numberOfKeys: 1, lua: RESOLVE_PREFIX });
-  }
-  return r;
+/** The hash fields of a whole record. */
+function recordFields(record: ContainerRecord): string[] {
+  return [
+    'container_id', record.id,
+    'name', record.name,
+    'image', record.image,
+    'created_at', String(record.createdAt),
+    'token_hash', record.tokenHash,
+    'ssh_keys', JSON.stringify(record.sshKeys),
+    ...patchFields(record),
+  ];
 }
 
 export function storeKeys(prefix: string): StoreKeys {
@@ -131,33 +147,65 @@ export function storeKeys(prefix: string): StoreKeys {
     addresses: `${prefix}addr`,
     tokens: `${prefix}tokens`,
     version: `${prefix}version`,
+    creates: `${prefix}creates`,
   };
 }
 
 /** The domain's ContainerStore on Redis. */
 export class RedisContainerStore implements ContainerStore {
-  private readonly redis: ScriptRedis;
+  private readonly redis: Redis & Scripts;
   private readonly keys: StoreKeys;
 
   constructor(redis: Redis, prefix: string) {
-    this.redis = withScripts(redis);
+    this.redis = defineScripts<Scripts>(redis, SCRIPTS);
     this.keys = storeKeys(prefix);
   }
 
-  insert(record: ContainerRecord): Promise<void> {
-    const fields = [
-      'container_id', record.id,
-      'name', record.name,
-      'image', record.image,
-      'created_at', String(record.createdAt),
-      'token_hash', record.tokenHash,
-      'ssh_keys', JSON.stringify(record.sshKeys),
-      ...patchFields(record),
-    ];
+  markCreate(createId: string, expiresAt: number): Promise<void> {
+    return redisCall(async () => {
+      await this.redis.zadd(this.keys.creates, expiresAt, createId);
+    });
+  }
+
+  insert(record: ContainerRecord, createId = ''): Promise<void> {
     const { keys } = this;
     return redisCall(async () => {
-      await this.redis.sdInsert(keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, record.id, String(record.createdAt), record.ip, record.tokenHash, ...fields);
+      await this.redis.sdInsert(
+        keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.creates,
+        record.id, String(record.createdAt), record.ip, record.tokenHash, createId, ...recordFields(record),
+      );
     });
+  }
+
+  adopt(record: ContainerRecord, createId: string, now: number): Promise<'adopted' | 'exists' | 'in_progress' | 'unfinished'> {
+    const { keys } = this;
+    return redisCall(async () => {
+      const outcome = await this.redis.sdAdopt(
+        keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.creates,
+        record.id, String(record.createdAt), record.ip, record.tokenHash, createId, String(now), ...recordFields(record),
+      );
+      if (outcome === 'adopted' || outcome === 'exists' || outcome === 'in_progress' || outcome === 'unfinished') return outcome;
+      throw new DomainError('internal', 'unexpected_answer', `Redis answered ${outcome} to an adoption`);
+    });
+  }
+
+  dropCreateMark(createId: string): Promise<void> {
+    return redisCall(async () => {
+      await this.redis.zrem(this.keys.creates, createId);
+    });
+  }
+
+  purgeCreateMarks(before: number): Promise<number> {
+    return redisCall(() => this.redis.zremrangebyscore(this.keys.creates, '-inf', `(${before}`));
+  }
+
+  looksEmpty(): Promise<boolean> {
+    return redisCall(async () => (await this.redis.exists(this.keys.version)) === 0);
+  }
+
+  unrecorded(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return redisCall(() => this.redis.sdUnrecorded(this.keys.recordPrefix, ...ids));
   }
 
   get(id: string): Promise<ContainerRecord | null> {
@@ -193,7 +241,7 @@ export class RedisContainerStore implements ContainerStore {
 
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult> {
     const from = (guard.from ?? []).join(',');
-    const run = guard.run === undefined ? '' : String(guard.run);
+    const run = guard.startCount === undefined ? '' : String(guard.startCount);
     return redisCall(async () => {
       const [outcome, pairs, previous] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, this.keys.version, from, run, ...patchFields(patch));
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { DomainError } from '../../domain/errors.js';
 import { compareEventIds } from '../../domain/events.js';
 import type { DomainEvent, EventLog, StoredEvent } from '../../domain/ports.js';
-import type { Logger } from '../../lifecycle/logger.js';
+import type { Logger } from '../../domain/ports.js';
 import { redisCall } from './connection.js';
 
 type Entry = [id: string, fields: string[]];

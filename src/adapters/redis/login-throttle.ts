@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { clientKey, failureDelay, type LoginStanding, type LoginThrottle, type LoginVerdict, type Refusal } from '../../api/middleware/login-throttle.js';
+import { failureDelay } from '../../domain/logins.js';
+import type { LoginStanding, LoginThrottle, LoginVerdict, Refusal } from '../../domain/ports.js';
 import { redisCall } from './connection.js';
 
 export interface LoginThrottleSettings {
@@ -15,7 +16,8 @@ export interface LoginThrottleSettings {
 const GLOBAL = 'all';
 
 /**
- * The login throttle in Redis, counted by rate-limiter-flexible (one atomic script per failure). A check is
+ * The login throttle in Redis, counted by rate-limiter-flexible (one atomic script per failure), by the client
+ * keys the API gives it (api/middleware/client.ts). A check is
  * one MGET of the client's and the global counter; only a refusal asks how long is left.
  */
 export class RedisLoginThrottle implements LoginThrottle {
@@ -42,8 +44,8 @@ export class RedisLoginThrottle implements LoginThrottle {
     });
   }
 
-  check(address: string): Promise<LoginStanding> {
-    const clientCounter = this.perClient.getKey(clientKey(address));
+  check(client: string): Promise<LoginStanding> {
+    const clientCounter = this.perClient.getKey(client);
     const globalCounter = this.global.getKey(GLOBAL);
     return redisCall(async () => {
       const [client, all] = await this.redis.mget(clientCounter, globalCounter);
@@ -53,8 +55,7 @@ export class RedisLoginThrottle implements LoginThrottle {
     });
   }
 
-  async fail(address: string): Promise<LoginVerdict> {
-    const key = clientKey(address);
+  async fail(key: string): Promise<LoginVerdict> {
     const all = await this.consume(this.global, GLOBAL);
     if (all.consumedPoints > this.settings.globalMaxFailures) return refuse(all.msBeforeNext);
     const mine = await this.consume(this.perClient, key);
@@ -66,9 +67,9 @@ export class RedisLoginThrottle implements LoginThrottle {
     return { kind: 'allow', delayMs: failureDelay(mine.consumedPoints) };
   }
 
-  succeed(address: string): Promise<void> {
+  succeed(client: string): Promise<void> {
     return redisCall(async () => {
-      await this.perClient.delete(clientKey(address));
+      await this.perClient.delete(client);
     });
   }
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { LayerProgress, PullRecord, PullStore } from '../../domain/ports.js';
-import { redisCall } from './connection.js';
+import { defineScripts, redisCall } from './connection.js';
 
 /**
  * Pulls, under `prefix`:
@@ -49,24 +49,21 @@ const pullHash = z
     }),
   );
 
-type ScriptRedis = Redis & {
+interface Scripts {
   sdPullStart(prefix: string, active: string, reference: string, id: string, at: string): Promise<[number, string]>;
   sdPullFinish(pull: string, active: string, status: string, error: string, layers: string, at: string, reference: string, ttl: string): Promise<number>;
-};
+}
+
+const SCRIPTS = { sdPullStart: { keys: 2, lua: START_OR_JOIN }, sdPullFinish: { keys: 2, lua: FINISH } };
 
 export class RedisPullStore implements PullStore {
-  private readonly redis: ScriptRedis;
+  private readonly redis: Redis & Scripts;
 
   constructor(
     redis: Redis,
     private readonly prefix: string,
   ) {
-    const r = redis as ScriptRedis;
-    if (typeof r.sdPullStart !== 'function') {
-      redis.defineCommand('sdPullStart', { numberOfKeys: 2, lua: START_OR_JOIN });
-      redis.defineCommand('sdPullFinish', { numberOfKeys: 2, lua: FINISH });
-    }
-    this.redis = r;
+    this.redis = defineScripts<Scripts>(redis, SCRIPTS);
   }
 
   private key(id: string): string {
@@ -84,6 +81,12 @@ export class RedisPullStore implements PullStore {
       if (pull === null) throw new DomainError('internal', 'pull_vanished', `Pull ${current} vanished as it was started`);
       return { pull, created: created === 1 };
     });
+  }
+
+  async listActive(): Promise<PullRecord[]> {
+    const ids = await redisCall(() => this.redis.hvals(this.active));
+    const pulls = await Promise.all(ids.map((id) => this.get(id)));
+    return pulls.filter((pull): pull is PullRecord => pull !== null && pull.status === 'pulling');
   }
 
   get(id: string): Promise<PullRecord | null> {

@@ -8,14 +8,53 @@
  * tell with one GET whether anything changed since it last listed.
  */
 
-/** KEYS: record, ids, addresses, tokens, version. ARGV: id, created-at score, ip, token hash, then field/value pairs. */
+/**
+ * KEYS: record, ids, addresses, tokens, version, creates. ARGV: id, created-at score, ip, token hash, create id
+ * ('' for none), then field/value pairs. Stores the record and drops the create's mark in one step.
+ */
 export const INSERT = `
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('ZREM', KEYS[6], ARGV[5]) end
 redis.call('INCR', KEYS[5])
 return 1`;
+
+/**
+ * The record of a container that has none, only if it still has none. KEYS: record, ids, addresses, tokens,
+ * version, creates. ARGV: id, created-at score, ip, token hash, create id ('' for none), now (ms), then
+ * field/value pairs. Returns 'exists', 'in_progress' (the create's mark has not expired), 'unfinished' (it has,
+ * and the store has a version, so it is not one that lost everything), or 'adopted'. A token hash already
+ * naming another record is left to that record.
+ */
+export const ADOPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+if ARGV[5] ~= '' then
+  local expires = redis.call('ZSCORE', KEYS[6], ARGV[5])
+  if expires then
+    if tonumber(expires) > tonumber(ARGV[6]) then return 'in_progress' end
+    if redis.call('EXISTS', KEYS[5]) == 1 then return 'unfinished' end
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
+if ARGV[4] ~= '' then
+  local owner = redis.call('HGET', KEYS[4], ARGV[4])
+  if not owner or redis.call('EXISTS', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. owner) == 0 then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
+end
+if ARGV[5] ~= '' then redis.call('ZREM', KEYS[6], ARGV[5]) end
+redis.call('INCR', KEYS[5])
+return 'adopted'`;
+
+/** Of the ids given, those without a record. ARGV: record key prefix, then ids. */
+export const UNRECORDED = `
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then out[#out + 1] = ARGV[i] end
+end
+return out`;
 
 /**
  * Compare-and-set. KEYS: record, addresses, version. ARGV: allowed statuses ("a,b" or "" for any), required run

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
+import { DomainError } from '../../domain/errors.js';
 import expressBasicAuth from 'express-basic-auth';
-import type { LoginThrottle } from './login-throttle.js';
+import type { LoginThrottle } from '../../domain/ports.js';
+import { clientAddress, clientKey } from './client.js';
 
 export const REALM = 'spin-docker';
 
@@ -9,12 +11,8 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 const UNAUTHORIZED = { message: 'Wrong or missing credentials', code: 'unauthorized' };
 
-function tooMany(res: Response, retryAfterSeconds: number): void {
-  res
-    .status(429)
-    .set('Retry-After', String(retryAfterSeconds))
-    .json({ message: `Too many failed logins; try again in ${retryAfterSeconds} s`, code: 'too_many_failed_logins' });
-}
+const tooMany = (retryAfterSeconds: number) =>
+  new DomainError('rate_limited', 'too_many_failed_logins', `Too many failed logins; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
 
 /**
  * HTTP Basic for user `admin`, by express-basic-auth (its challenge and realm), with the throttle around it:
@@ -28,12 +26,9 @@ export function basicAuth(password: string, throttle: LoginThrottle): RequestHan
   const correct = (user: string, pass: string) => timingSafeEqual(digest(`${user}:${pass}`), expected);
 
   return async (req, res, next) => {
-    const address = clientAddress(req);
-    const before = await throttle.check(address);
-    if (before.kind === 'refuse') {
-      tooMany(res, before.retryAfterSeconds);
-      return;
-    }
+    const client = clientKey(clientAddress(req));
+    const before = await throttle.check(client);
+    if (before.kind === 'refuse') throw tooMany(before.retryAfterSeconds);
     const authenticate = expressBasicAuth({
       challenge: true,
       realm: REALM,
@@ -43,11 +38,11 @@ export function basicAuth(password: string, throttle: LoginThrottle): RequestHan
         if (correct(user, pass)) {
           // Only a client with failures on record has anything to clear: no write on the common path.
           if (before.failures === 0) done(null, true);
-          else throttle.succeed(address).then(() => done(null, true), next);
+          else throttle.succeed(client).then(() => done(null, true), next);
           return;
         }
-        throttle.fail(address).then((verdict) => {
-          if (verdict.kind === 'refuse') tooMany(res, verdict.retryAfterSeconds);
+        throttle.fail(client).then((verdict) => {
+          if (verdict.kind === 'refuse') next(tooMany(verdict.retryAfterSeconds));
           else if (verdict.delayMs === 0) done(null, false);
           else setTimeout(() => done(null, false), verdict.delayMs);
         }, next);
@@ -55,8 +50,4 @@ export function basicAuth(password: string, throttle: LoginThrottle): RequestHan
     });
     authenticate(req, res, next);
   };
-}
-
-function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? '';
 }

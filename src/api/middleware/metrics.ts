@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { Metrics } from '../../lifecycle/metrics.js';
+import type { Metrics } from '../../adapters/prometheus/metrics.js';
 
 /**
  * The route as Express matched it (/v1/containers/:id), so that ids never become labels; "unmatched" else.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from '../../lifecycle/logger.js';
+import type { Logger } from 'pino';
 
 const children = new WeakMap<Request, Logger>();
 

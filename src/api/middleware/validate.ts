@@ -1,9 +1,9 @@
 import type { Request } from 'express';
 import { ZodError, type z } from 'zod';
-import { HttpError } from './errors.js';
+import { DomainError } from '../../domain/errors.js';
 
 /**
- * Every field may come in the query string, a form body or a JSON body (API.md, "Request bodies");
+ * Every field may come in the query string, a form body or a JSON body (docs/API.md, "Request bodies");
  * the body wins over the query. A JSON body that is not an object counts as no fields.
  */
 export function fields(req: Request): Record<string, unknown> {
@@ -22,7 +22,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   } catch (error) {
     if (!(error instanceof ZodError)) throw error;
     const issue = error.issues[0];
-    throw new HttpError(400, issue?.code === 'unrecognized_keys' ? 'option_not_allowed' : 'invalid_request', issue?.message ?? 'Invalid request');
+    throw new DomainError('invalid', issue?.code === 'unrecognized_keys' ? 'option_not_allowed' : 'invalid_request', issue?.message ?? 'Invalid request');
   }
 }
 

@@ -1,18 +1,19 @@
 import { Router } from 'express';
-import type { ContainerService } from '../../domain/containers/containers.service.js';
+import type { Consistency } from '../../domain/containers/consistency.js';
+import type { ContainerRequests } from '../../domain/containers/requests.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields, parseInput } from '../middleware/validate.js';
 import { presentContainer } from '../presenters/container.presenter.js';
 import { createListCache } from '../presenters/list-cache.js';
 import { createContainerSchema, logsSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
 
-export function containersRoutes(service: ContainerService): Router {
+export function containersRoutes(requests: ContainerRequests, consistency: Pick<Consistency, 'reconcileAll'>): Router {
   const router = Router();
-  const listBody = createListCache(service);
+  const listBody = createListCache(requests);
 
   // A full id, or a unique prefix of at least 4 hex characters; what follows sees the full id.
   router.param('id', async (req, _res, next, id: string) => {
-    req.params.id = await service.resolveId(id);
+    req.params.id = await requests.resolveId(id);
     next();
   });
 
@@ -21,7 +22,7 @@ export function containersRoutes(service: ContainerService): Router {
     .get(async (req, res) => {
       const { audit } = parseInput(listContainersSchema, { audit: req.query.audit });
       if (audit === 'true') {
-        const { records, failures } = await service.audit();
+        const { records, failures } = await consistency.reconcileAll();
         // Every record is processed; how many corrections failed (each is logged) is told, not hidden.
         res.set('X-Audit-Failures', String(failures)).json(records.map(presentContainer));
         return;
@@ -30,7 +31,7 @@ export function containersRoutes(service: ContainerService): Router {
     })
     .post(async (req, res) => {
       const { image, ssh_key: sshKeys, env } = parseFields(createContainerSchema, req);
-      const record = await service.create(image, { ...(sshKeys === undefined ? {} : { sshKeys }), ...(env === undefined ? {} : { env }) });
+      const record = await requests.create(image, { ...(sshKeys === undefined ? {} : { sshKeys }), ...(env === undefined ? {} : { env }) });
       res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
     })
     .all(methodNotAllowed(['GET', 'POST']));
@@ -42,7 +43,7 @@ export function containersRoutes(service: ContainerService): Router {
       const options = parseInput(logsSchema, req.query);
       const gone = new AbortController();
       res.once('close', () => gone.abort());
-      const output = await service.logs(req.params.id as string, options, gone.signal);
+      const output = await requests.logs(req.params.id as string, options, gone.signal);
       res.status(200).set({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Accel-Buffering': 'no' });
       if (options.follow) res.flushHeaders();
       output.pipe(res);
@@ -52,14 +53,14 @@ export function containersRoutes(service: ContainerService): Router {
   router
     .route('/:id')
     .get(async (req, res) => {
-      res.json(presentContainer(await service.get(req.params.id as string)));
+      res.json(presentContainer(await requests.get(req.params.id as string)));
     })
     .patch(async (req, res) => {
       const { status } = parseFields(patchContainerSchema, req);
-      res.json(presentContainer(await service.changeStatus(req.params.id as string, status)));
+      res.json(presentContainer(await requests.changeStatus(req.params.id as string, status)));
     })
     .delete(async (req, res) => {
-      await service.requestDelete(req.params.id as string);
+      await requests.requestDelete(req.params.id as string);
       res.status(204).end();
     })
     .all(methodNotAllowed(['GET', 'PATCH', 'DELETE']));

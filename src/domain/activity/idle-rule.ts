@@ -1,5 +1,5 @@
 /**
- * The idle-stop rule (API.md, "Activity monitoring"), as pure functions of a record and the clock.
+ * The idle-stop rule (docs/API.md, "Activity monitoring"), as pure functions of a record and the clock.
  *
  * A container is active at a check when, within the last `timeoutInterval` seconds, a check-in reported a
  * non-zero count (source `reported`) or a sample saw at least one client connection (source `observed`).

@@ -6,28 +6,17 @@ export type AuditAction =
   | { readonly kind: 'mark_stopped'; readonly record: ContainerRecord }
   | { readonly kind: 'mark_running'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
   | { readonly kind: 'refresh'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
-  | { readonly kind: 'remove_orphan'; readonly actual: RuntimeContainer };
-
-export interface AuditOptions {
-  /**
-   * Epoch ms: a labelled container created before it that has no record is an orphan (left by a crash between
-   * Docker's create and the record's insert) and is removed. Unset: orphans are not looked for (a partial
-   * audit, or one whose record list might be older than a create in progress).
-   */
-  readonly orphansCreatedBefore?: number;
-}
+  /** A container of this installation without a record: adopted, unless it is an unfinished create's. */
+  | { readonly kind: 'unrecorded'; readonly actual: RuntimeContainer };
 
 /**
  * Compares records with Docker's view (Docker is the truth) and lists what to correct.
  * A `stopping` record whose container no longer runs is stopped; `deleting` records are left to their jobs
- * unless the container has vanished.
+ * unless the container has vanished. With `unrecorded`, every container that has no record is listed too
+ * (a full pass; a pass over some records only cannot tell).
  * `actual` must have been read after `records`, so that a record is never younger than the listing.
  */
-export function planAudit(
-  records: readonly ContainerRecord[],
-  actual: readonly RuntimeContainer[],
-  options: AuditOptions = {},
-): AuditAction[] {
+export function planAudit(records: readonly ContainerRecord[], actual: readonly RuntimeContainer[], options: { readonly unrecorded?: boolean } = {}): AuditAction[] {
   const byId = new Map(actual.map((c) => [c.id, c]));
   const actions: AuditAction[] = [];
   for (const record of records) {
@@ -42,12 +31,9 @@ export function planAudit(
       actions.push({ kind: 'refresh', record, actual: container });
     }
   }
-  const { orphansCreatedBefore } = options;
-  if (orphansCreatedBefore !== undefined) {
+  if (options.unrecorded === true) {
     const known = new Set(records.map((r) => r.id));
-    for (const container of actual) {
-      if (!known.has(container.id) && container.createdAt < orphansCreatedBefore) actions.push({ kind: 'remove_orphan', actual: container });
-    }
+    for (const container of actual) if (!known.has(container.id)) actions.push({ kind: 'unrecorded', actual: container });
   }
   return actions;
 }

@@ -19,13 +19,16 @@ export interface ContainerRecord {
   readonly ports: PortMap;
   /** Address on the Docker network while running, '' otherwise; the key of check-ins. */
   readonly ip: string;
-  /** Incremented at every start, so that work scheduled for an earlier run can recognise itself as stale. */
-  readonly run: number;
-  /** Epoch ms of the latest check-in of this run, or null. */
+  /**
+   * How many times the server has started it (1 after the create), so that work meant for an earlier start
+   * (a stop job, a decision) can recognise itself as stale.
+   */
+  readonly startCount: number;
+  /** Epoch ms of the latest check-in since the latest start, or null. */
   readonly checkinAt: number | null;
   /** Epoch ms of creation. */
   readonly createdAt: number;
-  /** Epoch ms of the pending activity check, or null when none is pending. */
+  /** Epoch ms at which the idle check looks at it next, or null when it will not. */
   readonly nextCheckAt: number | null;
   /** Idle looks in a row: 1 means the next idle look stops the container. */
   readonly strikes: number;
@@ -33,9 +36,9 @@ export interface ContainerRecord {
   readonly tokenHash: string;
   /** The container's init process on the host while running (Docker's State.Pid), 0 when unknown. */
   readonly pid: number;
-  /** Client connections at the latest sample of this run, or null when not sampled (or unknown). */
+  /** Client connections at the latest sample since the latest start, or null when not sampled (or unknown). */
   readonly connections: number | null;
-  /** Epoch ms of the latest sample of this run that saw a client connection, or null. */
+  /** Epoch ms of the latest sample since the latest start that saw a client connection, or null. */
   readonly observedAt: number | null;
   /** Fingerprints of the SSH keys handed to the container (the keys themselves are not kept). */
   readonly sshKeys: readonly string[];
@@ -45,6 +48,8 @@ export interface ContainerRecord {
 export interface RuntimeContainer {
   readonly id: string;
   readonly name: string;
+  /** The image as the engine names it (what it was created from). */
+  readonly image: string;
   readonly running: boolean;
   readonly ports: PortMap;
   readonly ip: string;
@@ -52,6 +57,8 @@ export interface RuntimeContainer {
   readonly createdAt: number;
   /** Its init process on the host while running, 0 when unknown (a listing does not say). */
   readonly pid: number;
+  /** Its labels, as the engine keeps them. */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** Host port of container port 22/tcp, or '' when not published. */
@@ -88,4 +95,39 @@ export function planStatusChange(current: ContainerStatus, wanted: StatusRequest
     return wanted === 'stopped' ? { kind: 'unchanged' } : { kind: 'refuse', reason: 'is still stopping' };
   }
   return wanted === 'running' ? { kind: 'start' } : { kind: 'stop' };
+}
+
+/** What a record says once its container no longer runs. */
+export const stoppedPatch = {
+  status: 'stopped',
+  ports: {},
+  ip: '',
+  pid: 0,
+  active: 0,
+  strikes: 0,
+  connections: null,
+  nextCheckAt: null,
+} as const;
+
+/** When the idle check first looks at a container after a start (null: the idle stop is off). */
+export interface FirstCheck {
+  /** Seconds from a start to the first look, or null when the idle stop is off. */
+  readonly afterSeconds: number | null;
+}
+
+/**
+ * The fields of a fresh start, from what Docker says about the started container. A command that exits at
+ * once leaves a stopped container by the time Docker is asked: say so rather than "running" with no ports.
+ */
+export function startPatch(record: Pick<ContainerRecord, 'startCount'>, actual: RuntimeContainer, now: number, firstCheck: FirstCheck) {
+  const fresh = { startCount: record.startCount + 1, active: 0, checkinAt: null, strikes: 0, connections: null, observedAt: null };
+  if (!actual.running) return { ...fresh, ...stoppedPatch };
+  return {
+    ...fresh,
+    status: 'running' as const,
+    ports: actual.ports,
+    ip: actual.ip,
+    pid: actual.pid,
+    nextCheckAt: firstCheck.afterSeconds === null ? null : now + firstCheck.afterSeconds * 1000,
+  };
 }

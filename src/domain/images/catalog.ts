@@ -1,10 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerRuntime } from '../ports.js';
-
-export interface CatalogLogger {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-}
+import { keepFollowing, type Following } from '../follow.js';
+import type { EngineEvents, ImageOperations, Logger } from '../ports.js';
 
 export interface ImageCatalog {
   /** Every tagged image as "repository:tag", from memory while in step with the engine, else from the engine. */
@@ -27,31 +22,30 @@ export function createImageCatalog({
   maxRetryMs = 10_000,
   onReconnect,
 }: {
-  runtime: Pick<ContainerRuntime, 'listImages' | 'watchImages'>;
-  logger: CatalogLogger;
+  runtime: Pick<ImageOperations, 'listImages'> & Pick<EngineEvents, 'watchImages'>;
+  logger: Pick<Logger, 'warn'>;
   maxRetryMs?: number;
   /** Called each time the image event stream is followed again after it was lost. */
   onReconnect?: () => void;
 }): ImageCatalog {
-  const abort = new AbortController();
   /** undefined: not in step with the engine. */
   let images: string[] | undefined;
   let refreshing: Promise<void> | undefined;
   let again = false;
-  let loop: Promise<void> | undefined;
+  let following: Following | undefined;
 
   function refresh(): Promise<void> {
     if (refreshing !== undefined) {
       again = true;
       return refreshing;
     }
-    const run = (async () => {
+    const listing = (async () => {
       do {
         again = false;
         images = await runtime.listImages();
       } while (again);
     })();
-    refreshing = run
+    refreshing = listing
       .catch((error: unknown) => {
         images = undefined;
         logger.warn({ err: error }, 'could not list the images after an engine event; asking the engine until the next one');
@@ -62,40 +56,27 @@ export function createImageCatalog({
     return refreshing;
   }
 
-  async function follow(): Promise<void> {
-    let delay = 500;
-    let rounds = 0;
-    while (!abort.signal.aborted) {
-      if (rounds++ > 0) onReconnect?.();
-      const round = new AbortController();
-      const endRound = () => round.abort();
-      abort.signal.addEventListener('abort', endRound, { once: true });
-      try {
-        const { closed } = await runtime.watchImages(() => void refresh(), round.signal);
-        await refresh();
-        delay = 500;
-        await closed;
-      } catch {
-        // The engine is away: lists ask it directly (and fail as it does) until the stream is back.
-      } finally {
+  function follow(): Following {
+    return keepFollowing({
+      open: (signal) => runtime.watchImages(() => void refresh(), signal),
+      caughtUp: refresh,
+      // The engine is away (or the stream was lost): lists ask it directly, and fail as it does, until it is back.
+      onRoundEnd: () => {
         images = undefined;
-        endRound();
-        abort.signal.removeEventListener('abort', endRound);
-      }
-      if (abort.signal.aborted) break;
-      await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
-      delay = Math.min(delay * 2, maxRetryMs);
-    }
+      },
+      maxRetryMs,
+      ...(onReconnect === undefined ? {} : { onReconnect }),
+    });
   }
 
   return {
     async list() {
-      loop ??= follow();
+      following ??= follow();
       return images === undefined ? runtime.listImages() : [...images];
     },
     async close() {
-      abort.abort();
-      await loop;
+      await following?.close();
+      images = undefined;
     },
   };
 }

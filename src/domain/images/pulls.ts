@@ -17,7 +17,7 @@ export interface PullDeps {
   readonly runtime: Pick<ContainerRuntime, 'imageExists' | 'pullImage' | 'removeImage'>;
   readonly records: Pick<ContainerStore, 'list'>;
   readonly pulls: PullStore;
-  readonly queue: Pick<JobQueue, 'enqueuePull'>;
+  readonly queue: Pick<JobQueue, 'enqueuePull' | 'pullQueued'>;
   readonly clock: Clock;
   readonly settings: PullSettings;
   /** How often progress is written at most, in ms. */
@@ -62,12 +62,29 @@ export function createImagePulls({ runtime, records, pulls, queue, clock, settin
     if (!imageAllowed(reference, settings.allowedImages)) throw forbidden('image_not_allowed', `Image ${reference} is not allowed on this server (SD_ALLOWED_IMAGES)`);
   };
 
+  /**
+   * A pull still `pulling` that nobody carries out: no progress for the stall timeout and no job waiting or
+   * running (the API was killed between storing it and queueing it, or the queue was lost with Redis). Failed
+   * here, so that its reference is free to be pulled again; answers what the pull is now.
+   */
+  async function settleIfAbandoned(pull: PullRecord): Promise<PullRecord> {
+    if (pull.status !== 'pulling' || clock.now() - pull.updatedAt <= settings.pullStallMs || (await queue.pullQueued(pull.id))) return pull;
+    const seconds = Math.round(settings.pullStallMs / 1000);
+    const error = `The pull was never carried out: no worker took it up within ${seconds} s (was the server restarted, or its state lost, while it waited?); ask again to pull anew`;
+    await pulls.finish(pull.id, { status: 'failed', error, layers: pull.layers }, clock.now());
+    return (await pulls.get(pull.id)) ?? { ...pull, status: 'failed', error };
+  }
+
   return {
     /** API: an image already there is the answer at once; otherwise the pull of it (a new one, or the one under way). */
     async request(reference: string): Promise<PullRequestOutcome> {
       allowed(reference);
       if (await runtime.imageExists(reference)) return { kind: 'present', reference };
-      const { pull, created } = await pulls.startOrJoin(reference, randomBytes(8).toString('hex'), clock.now());
+      let joined = await pulls.startOrJoin(reference, randomBytes(8).toString('hex'), clock.now());
+      if (!joined.created && (await settleIfAbandoned(joined.pull)).status !== 'pulling') {
+        joined = await pulls.startOrJoin(reference, randomBytes(8).toString('hex'), clock.now());
+      }
+      const { pull, created } = joined;
       if (created) {
         try {
           await queue.enqueuePull(pull.id, reference);
@@ -83,11 +100,18 @@ export function createImagePulls({ runtime, records, pulls, queue, clock, settin
     async get(id: string): Promise<PullRecord> {
       const pull = /^[0-9a-f]{16}$/.test(id) ? await pulls.get(id) : null;
       if (pull === null) throw notFound('pull_not_found', `Pull ${id} doesn't exist (finished pulls are kept for a day)`);
-      return pull;
+      return settleIfAbandoned(pull);
+    },
+
+    /** Worker (periodic): fails every pull that nobody carries out; how many. */
+    async settleAbandoned(): Promise<number> {
+      let failed = 0;
+      for (const pull of await pulls.listActive()) if ((await settleIfAbandoned(pull)).status === 'failed') failed += 1;
+      return failed;
     },
 
     /** Worker: carries out a pull, writing its progress now and then, and its end. */
-    async run(id: string, reference: string): Promise<'done' | 'failed' | 'stale'> {
+    async carryOut(id: string, reference: string): Promise<'done' | 'failed' | 'stale'> {
       const pull = await pulls.get(id);
       if (pull === null || pull.status !== 'pulling') return 'stale';
       let layers: LayerProgress[] = [];

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { eventIds, firstHost, portsFromInspect, portsFromListing } from '../../../src/adapters/docker/docker.runtime.js';
+import { firstHost } from '../../../src/adapters/docker/connection.js';
+import { eventIds } from '../../../src/adapters/docker/events.js';
+import { portsFromInspect, portsFromListing } from '../../../src/adapters/docker/mapping.js';
 import { translateDockerError } from '../../../src/adapters/docker/errors.js';
 
 describe('translateDockerError', () => {

@@ -3,7 +3,7 @@ import { createListCache, type ListSource } from '../../../src/api/presenters/li
 import type { ContainerRecord } from '../../../src/domain/containers/record.js';
 
 const record = (id: string): ContainerRecord => ({
-  id, name: `/${id}`, image: 'demo', status: 'running', active: 0, ports: {}, ip: '', run: 1,
+  id, name: `/${id}`, image: 'demo', status: 'running', active: 0, ports: {}, ip: '', startCount: 1,
   checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearerToken, checkinSchema } from '../../../src/api/routes/checkin.schemas.js';
 import { createContainerSchema } from '../../../src/api/routes/containers.schemas.js';
-import { plainAddress } from '../../../src/api/routes/checkin.routes.js';
+import { plainAddress } from '../../../src/api/middleware/client.js';
 
 describe('image references', () => {
   it.each(['spin-docker/demo', 'postgres', 'postgres:16.2-alpine', 'registry.local:5000/team/app:v1', 'a/b/c', 'my_app', 'x@sha256:' + 'a'.repeat(64)])(

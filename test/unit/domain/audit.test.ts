@@ -3,13 +3,13 @@ import { planAudit, type AuditAction } from '../../../src/domain/containers/audi
 import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../../src/domain/containers/record.js';
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
-  id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', run: 1,
+  id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', startCount: 1,
   checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [], ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
-  id, name: `/${id}`, running, ports: {}, ip: '', createdAt: 0, pid: 0, ...extra,
+  id, name: `/${id}`, image: 'demo', running, ports: {}, ip: '', createdAt: 0, pid: 0, labels: {}, ...extra,
 });
-const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'remove_orphan' ? a.actual.id : a.record.id]);
+const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'unrecorded' ? a.actual.id : a.record.id]);
 
 describe('planAudit', () => {
   it('forgets every record whose container is gone, not just the first', () => {
@@ -46,10 +46,10 @@ describe('planAudit', () => {
     expect(summary(actions)).toEqual([['refresh', 'b']]);
   });
 
-  it('removes containers without a record only when asked and only once they are older than the grace period', () => {
-    const containers = [actual('old', true, { createdAt: 1_000 }), actual('young', true, { createdAt: 5_000 }), actual('known', true, { createdAt: 0 })];
+  it('lists containers without a record only in a full pass (a pass over some records cannot tell)', () => {
+    const containers = [actual('stray', true), actual('known', true)];
     const records = [record('known', 'running')];
     expect(summary(planAudit(records, containers))).toEqual([]);
-    expect(summary(planAudit(records, containers, { orphansCreatedBefore: 2_000 }))).toEqual([['remove_orphan', 'old']]);
+    expect(summary(planAudit(records, containers, { unrecorded: true }))).toEqual([['unrecorded', 'stray']]);
   });
 });

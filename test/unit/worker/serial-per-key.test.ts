@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serialPerKey } from '../../../src/worker/docker-follower.js';
+import { serialPerKey } from '../../../src/worker/serial-per-key.js';
 
 describe('serialPerKey', () => {
   it('never runs one key twice at once and folds a burst into one more run', async () => {

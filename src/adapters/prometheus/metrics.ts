@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ContainerStore } from '../domain/ports.js';
-import { CONTAINER_STATUSES } from '../domain/containers/record.js';
+import type { ContainerStore } from '../../domain/ports.js';
+import { CONTAINER_STATUSES } from '../../domain/containers/record.js';
 
 /**
  * This process's Prometheus metrics (prom-client), in a registry of its own: the API serves them at
@@ -60,11 +60,6 @@ export function createMetrics(role: 'api' | 'worker', records?: Pick<ContainerSt
     });
   }
   return metrics;
-}
-
-/** The operation an engine call names, without the image reference some of them carry (bounded labels). */
-export function engineOperation(action: string): string {
-  return action.replace(/^((?:remove|inspect|pull) image)\b.*$/, '$1');
 }
 
 /** The worker's metrics listener (GET /metrics); port 0 serves nothing. */

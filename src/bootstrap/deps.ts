@@ -1,43 +1,62 @@
 import { readFile } from 'node:fs/promises';
-import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
-import { DockerRuntime, createDockerClient } from '../adapters/docker/docker.runtime.js';
+import { createDockerClient } from '../adapters/docker/connection.js';
+import { createDockerRuntime } from '../adapters/docker/docker.runtime.js';
+import { registryAuths } from '../adapters/docker/registry-auth.js';
 import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
 import { RedisEventLog } from '../adapters/redis/event-log.js';
-import { withContainerEvents, withPullEvents } from '../domain/events.js';
+import { keyPrefix } from '../adapters/redis/keys.js';
+import { RedisLeases } from '../adapters/redis/leases.js';
 import { RedisLoginThrottle } from '../adapters/redis/login-throttle.js';
-import type { LoginThrottle } from '../api/middleware/login-throttle.js';
+import { RedisPullStore } from '../adapters/redis/pull.store.js';
 import { ConfigError, type Config } from '../config/env.js';
+import { createIdlePass, type IdlePass } from '../domain/activity/idle-pass.js';
+import { createCheckIn, type CheckIn } from '../domain/containers/check-in.js';
+import { createConsistency, type Consistency } from '../domain/containers/consistency.js';
+import { createContainerJobs, type ContainerJobs } from '../domain/containers/jobs.js';
 import { parseAuthorizedKeys, type AuthorizedKey } from '../domain/containers/options.js';
+import { createContainerRequests, type ContainerRequests } from '../domain/containers/requests.js';
+import type { ContainerSettings } from '../domain/containers/settings.js';
+import { withContainerEvents, withPullEvents } from '../domain/events.js';
 import { createImageCatalog, type ImageCatalog } from '../domain/images/catalog.js';
 import { createImagePulls, type ImagePulls } from '../domain/images/pulls.js';
-import { registryAuths } from '../adapters/docker/registry-auth.js';
-import { RedisPullStore } from '../adapters/redis/pull.store.js';
-import { createContainerService, type ContainerService } from '../domain/containers/containers.service.js';
-import type { Clock, ConnectionProbe, ContainerStore, RegistryAuth } from '../domain/ports.js';
-import { createHealthCheck, type HealthReport } from './health.js';
-import { createMetrics, engineOperation, type Metrics } from './metrics.js';
+import type { Clock, ConnectionProbe, ContainerRuntime, ContainerStore, EventLog, JobQueue, Leases, LoginThrottle, RegistryAuth } from '../domain/ports.js';
+import { createHealthCheck, type HealthReport } from '../adapters/redis/health.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from '../adapters/prometheus/metrics.js';
 
-/** Everything a process needs, built once by its main.ts (or by a test). */
+/**
+ * Everything a process needs, built once by its main.ts (or by a test): the adapters behind the domain's ports,
+ * and the use cases on them. Typed by ports, so that another engine or store plugs in here and nowhere else.
+ */
 export interface Deps {
   readonly config: Config;
   readonly logger: Logger;
+  /** The connection BullMQ's workers and the heartbeat use (the worker's). */
   readonly redis: Redis;
-  readonly docker: Docker;
-  readonly runtime: DockerRuntime;
+  readonly runtime: ContainerRuntime;
   /** The records; every write that matters to a watcher also goes to `events`. */
   readonly store: ContainerStore;
   /** The live event log (GET /v1/events), shared by every process. */
-  readonly events: RedisEventLog;
-  readonly queue: BullJobQueue;
-  readonly service: ContainerService;
+  readonly events: EventLog;
+  readonly queue: JobQueue;
+  readonly leases: Leases;
   readonly clock: Clock;
   /** The Redis key prefix of this installation. */
   readonly prefix: string;
+  /** What clients' requests call (the API). */
+  readonly requests: ContainerRequests;
+  /** A container's report of its activity (the API). */
+  readonly checkIn: CheckIn;
+  /** The slow halves of stops and deletes (the worker's jobs). */
+  readonly jobs: ContainerJobs;
+  /** Keeping the records in line with Docker (the worker, and the API's audit). */
+  readonly consistency: Consistency;
+  /** The idle stop's pass (the worker). */
+  readonly idlePass: IdlePass;
   /** Failed logins, shared by every API process (used by the API only). */
   readonly loginThrottle: LoginThrottle;
   /** The engine's images, from memory (used by the API; it follows the engine from its first use). */
@@ -61,54 +80,45 @@ export interface BuildOptions {
   readonly clock?: Clock;
 }
 
-export const redisPrefix = (instance: string) => `spin-docker:${instance}:`;
-
 export async function buildDeps(config: Config, logger: Logger, options: BuildOptions): Promise<Deps> {
   const clock = options.clock ?? { now: Date.now };
   const redis = createRedis(config.redisUrl, options.role);
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
-  const docker = createDockerClient(config.dockerHost);
   // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
   const metrics = createMetrics(options.role, options.role === 'api' ? { list: () => store.list() } : undefined);
-  const runtime = new DockerRuntime(docker, {
-    onCall: (action, seconds, ok) => metrics.engineCalls.observe({ operation: engineOperation(action), outcome: ok ? 'ok' : 'error' }, seconds),
+  const runtime = createDockerRuntime(createDockerClient(config.dockerHost), {
+    onCall: (operation, seconds, ok) => metrics.engineCalls.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,
     timeoutMs: config.dockerTimeout * 1000,
     limits: config.containerLimits,
     publishAddress: config.publishAddress,
   });
-  const prefix = redisPrefix(config.instance);
-  const events = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
+  const prefix = keyPrefix(config.instance);
+  const eventLog = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
   const unpublished = (error: unknown, type: string) => logger.warn({ err: (error as Error)?.message, type }, 'an event could not be published');
-  const store = withContainerEvents(new RedisContainerStore(redis, prefix), events, unpublished);
-  const queue = new BullJobQueue(redis, config.instance, () => clock.now());
+  const store = withContainerEvents(new RedisContainerStore(redis, prefix), eventLog, unpublished);
+  const queue = new BullJobQueue(redis, config.instance);
   await whenReady(redis, 5_000);
-  const checkinUrl = options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort));
-  const service = createContainerService({
-    runtime,
-    store,
-    queue,
-    clock,
-    logger,
-    settings: {
-      disableTimeouts: config.disableTimeouts,
-      initialTimeoutInterval: config.initialTimeoutInterval,
-      timeoutInterval: config.timeoutInterval,
-      stopTimeout: config.stopTimeout,
-      checkinUrl,
-      // A create is three engine calls (create, start, inspect), each allowed SD_DOCKER_TIMEOUT: a container
-      // younger than that may still be on its way to a record, and is never taken for an orphan.
-      orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
-      activitySources: config.activitySources,
-      allowedImages: config.allowedImages,
-      defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
-    },
-  });
+  const settings: ContainerSettings = {
+    disableTimeouts: config.disableTimeouts,
+    initialTimeoutInterval: config.initialTimeoutInterval,
+    timeoutInterval: config.timeoutInterval,
+    stopTimeout: config.stopTimeout,
+    checkinUrl: options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort)),
+    // A create is three engine calls (create, start, inspect), each allowed SD_DOCKER_TIMEOUT: a create younger
+    // than that may still be on its way to a record, and its container is never taken for an unfinished one.
+    orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
+    activitySources: config.activitySources,
+    allowedImages: config.allowedImages,
+    defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
+  };
+  const probe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
+  const useCaseDeps = { runtime, store, queue, clock, settings, logger };
   const images = createImageCatalog({ runtime, logger, onReconnect: () => metrics.eventStreamReconnects.inc({ stream: 'images' }) });
   const pulls = createImagePulls({
     runtime,
     records: store,
-    pulls: withPullEvents(new RedisPullStore(redis, prefix), events, unpublished),
+    pulls: withPullEvents(new RedisPullStore(redis, prefix), eventLog, unpublished),
     queue,
     clock,
     settings: { allowedImages: config.allowedImages, pullTimeoutMs: config.pullTimeout * 1000, pullStallMs: config.pullStallTimeout * 1000, registryAuth: await registryAuth(config.registryAuthFile) },
@@ -117,18 +127,22 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     config,
     logger,
     redis,
-    docker,
     runtime,
     store,
-    events,
+    events: eventLog,
     queue,
-    service,
+    leases: new RedisLeases(redis, prefix),
     clock,
     prefix,
+    requests: createContainerRequests(useCaseDeps),
+    checkIn: createCheckIn(useCaseDeps),
+    jobs: createContainerJobs(useCaseDeps),
+    consistency: createConsistency(useCaseDeps),
+    idlePass: createIdlePass({ ...useCaseDeps, probe }),
     images,
     pulls,
     metrics,
-    probe: new ProcConnectionProbe(config.procRoot, config.dockerHost),
+    probe,
     loginThrottle: new RedisLoginThrottle(redis, prefix, {
       maxFailures: config.loginMaxFailures,
       lockoutSeconds: config.loginLockout,
@@ -136,7 +150,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     }),
     health: createHealthCheck(redis, (ms) => runtime.ping(ms), prefix),
     async close() {
-      events.close();
+      eventLog.close();
       await images.close();
       await queue.close().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());
@@ -166,7 +180,7 @@ async function registryAuth(file: string | undefined): Promise<(reference: strin
 }
 
 /** Containers reach the API through the bridge gateway; undefined when Docker cannot tell us yet. */
-async function defaultCheckinUrl(runtime: DockerRuntime, port: number): Promise<string | undefined> {
-  const gateway = await runtime.bridgeGateway();
+async function defaultCheckinUrl(runtime: Pick<ContainerRuntime, 'gatewayAddress'>, port: number): Promise<string | undefined> {
+  const gateway = await runtime.gatewayAddress();
   return gateway === undefined ? undefined : `http://${gateway}:${port}/v1/check-in`;
 }

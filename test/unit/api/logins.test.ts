@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clientKey, failureDelay } from '../../../src/api/middleware/login-throttle.js';
+import { clientKey } from '../../../src/api/middleware/client.js';
+import { failureDelay } from '../../../src/domain/logins.js';
 
 describe('failureDelay', () => {
   it('answers the first three failures at once, then 250 ms more each time, up to 2 s', () => {

@@ -1,21 +1,21 @@
 import { UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ZodError } from 'zod';
-import { QUEUES, bullPrefix } from '../adapters/bullmq/jobs.js';
-import type { ContainerService } from '../domain/containers/containers.service.js';
+import { QUEUES } from '../adapters/bullmq/jobs.js';
+import { bullPrefix } from '../adapters/redis/keys.js';
+import type { ContainerJobs } from '../domain/containers/jobs.js';
 import { isDomainError, isTransient } from '../domain/errors.js';
-import type { Logger } from '../lifecycle/logger.js';
-import { activityProcessor } from './processors/activity.processor.js';
-import { imagesProcessor } from './processors/images.processor.js';
-import { lifecycleProcessor } from './processors/lifecycle.processor.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
+import type { Logger } from 'pino';
+import { containersProcessor } from './processors/containers.processor.js';
+import { imagesProcessor } from './processors/images.processor.js';
 
-export interface WorkerDeps {
+export interface JobWorkerDeps {
   readonly redis: Redis;
   readonly instance: string;
   readonly concurrency: number;
-  readonly service: ContainerService;
-  readonly pulls: Pick<ImagePulls, 'run'>;
+  readonly jobs: ContainerJobs;
+  readonly pulls: Pick<ImagePulls, 'carryOut'>;
   readonly logger: Logger;
 }
 
@@ -41,8 +41,8 @@ function withRetryPolicy<T>(processor: Processor<unknown, T>, logger: Logger): P
   };
 }
 
-/** Creates (and so starts) the worker's BullMQ workers. */
-export function startWorkers({ redis, instance, concurrency, service, pulls, logger }: WorkerDeps): Worker[] {
+/** Creates (and so starts) the BullMQ workers of the worker's queues. */
+export function startJobWorkers({ redis, instance, concurrency, jobs, pulls, logger }: JobWorkerDeps): Worker[] {
   const options = {
     connection: redis,
     prefix: bullPrefix(instance),
@@ -54,8 +54,7 @@ export function startWorkers({ redis, instance, concurrency, service, pulls, log
     maxStalledCount: 3,
   };
   const workers = [
-    new Worker(QUEUES.lifecycle, withRetryPolicy(lifecycleProcessor(service), logger), options),
-    new Worker(QUEUES.activity, withRetryPolicy(activityProcessor(service), logger), options),
+    new Worker(QUEUES.containers, withRetryPolicy(containersProcessor(jobs), logger), options),
     // A few pulls at a time: each is long and takes the engine's bandwidth.
     new Worker(QUEUES.images, withRetryPolicy(imagesProcessor(pulls), logger), { ...options, concurrency: Math.min(concurrency, 3) }),
   ];

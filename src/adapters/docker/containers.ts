@@ -1,0 +1,180 @@
+import type Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
+import type { ContainerLimits } from '../../config/env.js';
+import { LABELS } from '../../domain/containers/labels.js';
+import type { RuntimeContainer } from '../../domain/containers/record.js';
+import { DomainError } from '../../domain/errors.js';
+import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
+import { DeadlineError, type EngineConnection } from './connection.js';
+import { createDemuxer } from './demux.js';
+import { dockerStatus, translateDockerError } from './errors.js';
+import type { DockerImages } from './images.js';
+import { fromInspect, fromListing } from './mapping.js';
+
+export interface ContainerOptions {
+  /** This installation's name: the value of the instance label. */
+  readonly instance: string;
+  /** What every container is held to; 0 means no limit. */
+  readonly limits: ContainerLimits;
+  /** Host address the containers' ports are published on. */
+  readonly publishAddress: string;
+}
+
+const EVERY_ADDRESS = new Set(['0.0.0.0', '::']);
+
+/**
+ * This installation's containers on the engine. Only containers that carry its label are ever started,
+ * stopped or removed: any other id (a forged or stale record) counts as gone.
+ */
+export class DockerContainers implements ContainerOperations {
+  constructor(
+    private readonly engine: EngineConnection,
+    private readonly images: Pick<DockerImages, 'inspect'>,
+    private readonly options: ContainerOptions,
+  ) {}
+
+  async createAndStart(spec: CreateSpec): Promise<RuntimeContainer> {
+    const hostConfig = await this.hostConfig(spec.image);
+    const { docker } = this.engine;
+    const container = await this.engine.call('create the container', (abortSignal) =>
+      docker.createContainer({
+        Image: spec.image,
+        Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+        Labels: { ...spec.labels, [LABELS.instance]: this.options.instance },
+        HostConfig: hostConfig,
+        abortSignal,
+      } as Docker.ContainerCreateOptions),
+    );
+    try {
+      await this.engine.call('start the container', (abortSignal) => container.start({ abortSignal }));
+      const info = await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal }));
+      return fromInspect(info);
+    } catch (error) {
+      // Created but not startable (or the engine stopped answering): leave nothing behind, then report why.
+      await this.engine.call('remove the container', (abortSignal) => container.remove({ force: true, v: true, abortSignal })).catch(() => undefined);
+      throw translateDockerError(error, 'start the container');
+    }
+  }
+
+  async start(id: string): Promise<RuntimeContainer | null> {
+    if ((await this.inspect(id)) === null) return null;
+    try {
+      await this.engine.call('start the container', (abortSignal) => this.engine.docker.getContainer(id).start({ abortSignal }));
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 404) return null;
+      if (status !== 304) throw error;
+    }
+    return this.inspect(id);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
+    if ((await this.inspect(id)) === null) return 'missing';
+    try {
+      // Docker itself waits up to `timeoutSeconds` before SIGKILL: the deadline allows for that.
+      await this.engine.call('stop the container', (abortSignal) => this.engine.docker.getContainer(id).stop({ t: timeoutSeconds, abortSignal }), {
+        extraMs: timeoutSeconds * 1000,
+      });
+      return 'stopped';
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 304) return 'stopped';
+      if (status === 404) return 'missing';
+      throw error;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    if ((await this.inspect(id)) === null) return;
+    try {
+      await this.engine.call('remove the container', (abortSignal) => this.engine.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
+    } catch (error) {
+      const status = dockerStatus(error);
+      if (status === 404) return;
+      // 409 "removal already in progress" ends the same way.
+      if (status === 409 && /in progress/i.test((error as Error).message)) return;
+      throw error;
+    }
+  }
+
+  async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
+    const out = new PassThrough();
+    const push = createDemuxer((payload) => out.write(payload));
+    const request = { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps };
+    const container = this.engine.docker.getContainer(id);
+    if (!options.follow) {
+      // Without follow the engine answers at once, with every frame in one body.
+      const body = await this.engine.call('read the logs', (abortSignal) => container.logs({ ...request, follow: false, abortSignal } as object) as unknown as Promise<Buffer>);
+      push(Buffer.isBuffer(body) ? body : Buffer.from(String(body)));
+      out.end();
+      return out;
+    }
+    // Following lives as long as the container runs or the caller listens; only opening it has a deadline.
+    const following = new AbortController();
+    const deadline = setTimeout(() => following.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
+    const stop = () => following.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let stream: NodeJS.ReadableStream & { destroy?: () => void };
+    try {
+      stream = (await this.engine.call(
+        'follow the logs',
+        () => container.logs({ ...request, follow: true, abortSignal: following.signal } as object) as unknown as Promise<NodeJS.ReadableStream>,
+      )) as NodeJS.ReadableStream & { destroy?: () => void };
+    } catch (error) {
+      signal.removeEventListener('abort', stop);
+      throw error;
+    } finally {
+      clearTimeout(deadline);
+    }
+    const end = () => {
+      signal.removeEventListener('abort', stop);
+      stream.destroy?.();
+      out.end();
+    };
+    stream.on('data', (chunk: Buffer) => push(chunk));
+    stream.once('end', end);
+    stream.once('close', end);
+    stream.on('error', end);
+    following.signal.addEventListener('abort', end, { once: true });
+    return out;
+  }
+
+  async listManaged(): Promise<RuntimeContainer[]> {
+    const containers = await this.engine.call('list containers', (abortSignal) =>
+      this.engine.docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${this.options.instance}`] }, abortSignal }),
+    );
+    return containers.map(fromListing);
+  }
+
+  async inspect(id: string): Promise<RuntimeContainer | null> {
+    try {
+      const info = await this.engine.call('inspect the container', (abortSignal) => this.engine.docker.getContainer(id).inspect({ abortSignal }));
+      return info.Config.Labels?.[LABELS.instance] === this.options.instance ? fromInspect(info) : null;
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * How every container runs: each exposed port on an ephemeral host port (of `publishAddress`), an init as
+   * PID 1 so that SIGTERM is honoured, the configured limits, and without NET_RAW, so that nobody on the shared
+   * bridge can forge packets (ARP spoofing another container's address, say).
+   */
+  private async hostConfig(image: string): Promise<Docker.HostConfig> {
+    const { limits, publishAddress } = this.options;
+    const config: Docker.HostConfig = {
+      Init: true,
+      RestartPolicy: { Name: 'no' },
+      CapDrop: ['NET_RAW'],
+      ...(limits.pids > 0 ? { PidsLimit: limits.pids } : {}),
+      ...(limits.memory > 0 ? { Memory: limits.memory, MemorySwap: limits.memory } : {}),
+      ...(limits.cpus > 0 ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
+    };
+    if (EVERY_ADDRESS.has(publishAddress)) return { ...config, PublishAllPorts: true };
+    // PublishAllPorts always binds every address: bind each exposed port to the one asked for instead.
+    const exposed = Object.keys((await this.images.inspect(image))?.Config?.ExposedPorts ?? {});
+    return { ...config, PortBindings: Object.fromEntries(exposed.map((port) => [port, [{ HostIp: publishAddress, HostPort: '' }]])) };
+  }
+}

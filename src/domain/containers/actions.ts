@@ -1,0 +1,47 @@
+import { conflict, notFound } from '../errors.js';
+import type { Clock, ContainerOperations, ContainerStore, JobQueue } from '../ports.js';
+import type { ContainerRecord } from './record.js';
+import { startPatch } from './record.js';
+import { firstCheck, type ContainerSettings } from './settings.js';
+
+/**
+ * The two things a request, a job or a pass may do to a record that need both the engine and the store:
+ * start its container, and ask the worker to stop it. Shared, so that every caller does them the same way.
+ */
+export interface ActionDeps {
+  readonly runtime: Pick<ContainerOperations, 'start'>;
+  readonly store: ContainerStore;
+  readonly queue: Pick<JobQueue, 'enqueueStop'>;
+  readonly clock: Clock;
+  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval'>;
+}
+
+export const missingContainer = (id: string) => notFound('container_not_found', `Container ${id} doesn't exist`);
+
+/**
+ * Asks the worker to stop a running container; the record says `stopping` from now on. Null when the record
+ * changed meanwhile (it is not running that start any more).
+ */
+export async function requestStop({ store, queue }: Pick<ActionDeps, 'store' | 'queue'>, record: ContainerRecord): Promise<ContainerRecord | null> {
+  const result = await store.transition(record.id, { from: ['running'], startCount: record.startCount }, { status: 'stopping', nextCheckAt: null });
+  if (result.outcome !== 'applied') return null;
+  await queue.enqueueStop(record.id, record.startCount);
+  return result.record;
+}
+
+/** Starts a stopped container and records the new start; a record whose container is gone is forgotten. */
+export async function startContainer({ runtime, store, clock, settings }: ActionDeps, record: ContainerRecord): Promise<ContainerRecord> {
+  const actual = await runtime.start(record.id);
+  if (actual === null) {
+    await store.remove(record.id);
+    throw missingContainer(record.id);
+  }
+  const result = await store.transition(record.id, { from: ['stopped'], startCount: record.startCount }, startPatch(record, actual, clock.now(), firstCheck(settings)));
+  if (result.outcome === 'missing') throw missingContainer(record.id);
+  if (result.outcome === 'refused') {
+    // Another start won the race: its record is the answer. Anything else changed under us.
+    if (result.record.status === 'running') return result.record;
+    throw conflict('status_conflict', `Container ${record.id} ${result.record.status === 'deleting' ? 'is being deleted' : 'changed while starting'}`);
+  }
+  return result.record;
+}

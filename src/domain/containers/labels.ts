@@ -1,0 +1,76 @@
+import type { ContainerRecord, RuntimeContainer } from './record.js';
+import { startPatch, type FirstCheck } from './record.js';
+
+/**
+ * What a container carries about itself, as labels: everything its record needs that the engine cannot tell
+ * (Docker is the truth of what exists; Redis is an index rebuilt from this). Nothing secret: the token only
+ * as its SHA-256, the SSH keys only as their fingerprints, never the environment.
+ */
+export const LABELS = {
+  /** This installation's name (SD_INSTANCE): which server the container belongs to. */
+  instance: 'io.spin-docker.instance',
+  /** The create that made it, so that an unfinished create's container can be told apart (see consistency.ts). */
+  createId: 'io.spin-docker.create-id',
+  /** The image reference as the client asked for it. */
+  image: 'io.spin-docker.image',
+  /** Epoch ms of the create. */
+  createdAt: 'io.spin-docker.created-at',
+  /** SHA-256 (hex) of its check-in token. */
+  tokenHash: 'io.spin-docker.token-sha256',
+  /** Fingerprints of the SSH keys it was given, comma-separated. */
+  sshKeys: 'io.spin-docker.ssh-keys',
+} as const;
+
+/** The part of a record that never changes after the create, as the labels keep it. */
+export interface RecordIdentity {
+  readonly createId: string;
+  readonly image: string;
+  readonly createdAt: number;
+  readonly tokenHash: string;
+  readonly sshKeys: readonly string[];
+}
+
+/** The labels a new container gets (besides the installation's own, which the engine adapter sets). */
+export function identityLabels(identity: RecordIdentity): Record<string, string> {
+  return {
+    [LABELS.createId]: identity.createId,
+    [LABELS.image]: identity.image,
+    [LABELS.createdAt]: String(identity.createdAt),
+    [LABELS.tokenHash]: identity.tokenHash,
+    [LABELS.sshKeys]: identity.sshKeys.join(','),
+  };
+}
+
+/**
+ * A container's identity read back from its labels. A container made before labels carried it (or by hand)
+ * falls back on what the engine says: its image and creation time, no token, no keys.
+ */
+export function identityFromLabels(actual: Pick<RuntimeContainer, 'labels' | 'image' | 'createdAt'>): RecordIdentity {
+  const { labels } = actual;
+  const createdAt = Number(labels[LABELS.createdAt]);
+  const keys = labels[LABELS.sshKeys] ?? '';
+  return {
+    createId: labels[LABELS.createId] ?? '',
+    image: labels[LABELS.image] || actual.image,
+    createdAt: Number.isFinite(createdAt) && createdAt > 0 ? createdAt : actual.createdAt,
+    tokenHash: /^[0-9a-f]{64}$/.test(labels[LABELS.tokenHash] ?? '') ? (labels[LABELS.tokenHash] as string) : '',
+    sshKeys: keys === '' ? [] : keys.split(','),
+  };
+}
+
+/**
+ * The record of a container that has none (the store was lost or emptied): its identity from its labels, its
+ * state from the engine, and a fresh idle check as after a start.
+ */
+export function adoptedRecord(actual: RuntimeContainer, now: number, firstCheck: FirstCheck): ContainerRecord {
+  const identity = identityFromLabels(actual);
+  return {
+    id: actual.id,
+    name: actual.name,
+    image: identity.image,
+    createdAt: identity.createdAt,
+    tokenHash: identity.tokenHash,
+    sshKeys: identity.sshKeys,
+    ...startPatch({ startCount: 0 }, actual, now, firstCheck),
+  };
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
+import type { Clock, ContainerOperations, ContainerStore, ImageOperations, JobQueue, LogOptions } from '../ports.js';
+import { missingContainer, requestStop, startContainer } from './actions.js';
+import { identityLabels } from './labels.js';
+import { imageAllowed, type AuthorizedKey } from './options.js';
+import type { ContainerRecord, StatusRequest } from './record.js';
+import { planStatusChange, startPatch } from './record.js';
+import { firstCheck, type ContainerSettings } from './settings.js';
+import { hashToken, newToken } from './tokens.js';
+
+/** What a client may set on a new container besides its image (validated at the edge, see options.ts). */
+export interface CreateOptions {
+  readonly sshKeys?: readonly AuthorizedKey[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface RequestDeps {
+  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'remove' | 'logs'> & Pick<ImageOperations, 'imageExists'>;
+  readonly store: ContainerStore;
+  readonly queue: Pick<JobQueue, 'enqueueStop' | 'enqueueDelete'>;
+  readonly clock: Clock;
+  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval' | 'checkinUrl' | 'allowedImages' | 'defaultSshKeys' | 'orphanGrace'>;
+  readonly logger: { warn(details: object, message: string): void };
+}
+
+const FULL_ID = /^[0-9a-f]{64}$/;
+const SHORT_ID = /^[0-9a-f]{4,63}$/;
+
+/** The use cases a client's HTTP request calls: read, create, start, stop and delete containers. */
+export function createContainerRequests(deps: RequestDeps) {
+  const { runtime, store, queue, clock, settings, logger } = deps;
+
+  /**
+   * A container id as a client may write it: the full 64-hex id, or a unique prefix of at least 4 hex
+   * characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
+   */
+  async function resolveId(given: string): Promise<string> {
+    if (FULL_ID.test(given)) return given;
+    if (!SHORT_ID.test(given)) throw missingContainer(given);
+    const matches = await store.resolvePrefix(given);
+    if (matches.length === 0) throw missingContainer(given);
+    if (matches.length > 1) throw invalid('ambiguous_id', `More than one container id starts with ${given}; give more of it`);
+    return matches[0] as string;
+  }
+
+  async function get(id: string): Promise<ContainerRecord> {
+    const record = await store.get(id);
+    if (record === null) throw missingContainer(id);
+    return record;
+  }
+
+  async function create(image: string, options: CreateOptions = {}): Promise<ContainerRecord> {
+    if (!imageAllowed(image, settings.allowedImages)) throw forbidden('image_not_allowed', `Image ${image} is not allowed on this server (SD_ALLOWED_IMAGES)`);
+    if (!(await runtime.imageExists(image))) throw notFound('image_not_found', `Image ${image} not found on this server`);
+    const token = newToken();
+    const sshKeys = options.sshKeys ?? settings.defaultSshKeys;
+    // The client's variables first: the server's own (SD_*) can never be overridden (and are refused earlier).
+    const env: Record<string, string> = { ...options.env, SD_CHECKIN_TOKEN: token };
+    if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
+    if (sshKeys.length > 0) env.SD_SSH_AUTHORIZED_KEYS = sshKeys.map((key) => key.line).join('\n');
+    const identity = { createId: randomBytes(8).toString('hex'), image, createdAt: clock.now(), tokenHash: hashToken(token), sshKeys: sshKeys.map((key) => key.fingerprint) };
+    // Marked before the engine makes anything: should this process die before the record is stored, the
+    // worker knows the container for an unfinished create's once the mark expires, and removes it.
+    await store.markCreate(identity.createId, identity.createdAt + settings.orphanGrace * 1000);
+    const actual = await runtime.createAndStart({ image, env, labels: identityLabels(identity) });
+    const record: ContainerRecord = {
+      id: actual.id,
+      name: actual.name,
+      image,
+      createdAt: identity.createdAt,
+      tokenHash: identity.tokenHash,
+      sshKeys: identity.sshKeys,
+      ...startPatch({ startCount: 0 }, actual, clock.now(), firstCheck(settings)),
+    };
+    try {
+      await store.insert(record, identity.createId);
+    } catch (error) {
+      // Without a record nobody could ever manage this container: take it away again (the mark stays, so
+      // should this removal fail too, the worker removes it once the mark expires).
+      await runtime.remove(actual.id).catch((removeError: unknown) => {
+        logger.warn({ err: removeError, containerId: actual.id }, 'could not remove a container after a failed insert');
+      });
+      throw error;
+    }
+    return record;
+  }
+
+  async function changeStatus(id: string, wanted: StatusRequest): Promise<ContainerRecord> {
+    const record = await get(id);
+    const plan = planStatusChange(record.status, wanted);
+    switch (plan.kind) {
+      case 'unchanged':
+        return record;
+      case 'refuse':
+        throw conflict('status_conflict', `Container ${id} ${plan.reason}`);
+      case 'start':
+        return startContainer(deps, record);
+      case 'stop':
+        // Refused: the record changed between our read and write; answer with what it is now.
+        return (await requestStop(deps, record)) ?? get(id);
+    }
+  }
+
+  async function requestDelete(id: string): Promise<void> {
+    const result = await store.transition(id, {}, { status: 'deleting', nextCheckAt: null });
+    if (result.outcome === 'missing') throw missingContainer(id);
+    await queue.enqueueDelete(id);
+  }
+
+  /** A container's output; the record must exist (and the engine only shows containers of this installation). */
+  async function logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    await get(id);
+    return runtime.logs(id, options, signal);
+  }
+
+  return {
+    resolveId,
+    get,
+    /** Every record with the version it is at; with `version()`, lets a reader reuse what it built last. */
+    listAt: () => store.listAt(),
+    version: () => store.version(),
+    onStoreReset: (listener: () => void) => store.onReset(listener),
+    create,
+    changeStatus,
+    requestDelete,
+    logs,
+  };
+}
+
+export type ContainerRequests = ReturnType<typeof createContainerRequests>;

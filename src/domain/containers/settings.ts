@@ -1,0 +1,28 @@
+import type { AuthorizedKey } from './options.js';
+import type { FirstCheck } from './record.js';
+
+/** How the server runs containers: the part of the configuration the container use cases need. */
+export interface ContainerSettings {
+  readonly disableTimeouts: boolean;
+  /** Seconds from a start to the first idle check. */
+  readonly initialTimeoutInterval: number;
+  /** Seconds between idle checks, and how long a sign of activity counts. */
+  readonly timeoutInterval: number;
+  /** Which signs of activity count at a check. */
+  readonly activitySources: { readonly observed: boolean; readonly reported: boolean };
+  /** Seconds Docker waits after SIGTERM. */
+  readonly stopTimeout: number;
+  /** Handed to every container as SD_CHECKIN_URL, when known. */
+  readonly checkinUrl: string | undefined;
+  /** Seconds an unfinished create's container may exist without a record before it is removed. */
+  readonly orphanGrace: number;
+  /** Patterns every image created from must match (`*` wildcards). */
+  readonly allowedImages: readonly string[];
+  /** Keys for containers created without any (SD_SSH_AUTHORIZED_KEYS_FILE). */
+  readonly defaultSshKeys: readonly AuthorizedKey[];
+}
+
+/** When a fresh start is first looked at by the idle check. */
+export const firstCheck = (settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval'>): FirstCheck => ({
+  afterSeconds: settings.disableTimeouts ? null : settings.initialTimeoutInterval,
+});

@@ -1,0 +1,77 @@
+import { hostname } from 'node:os';
+import type { Deps } from '../bootstrap/deps.js';
+import { startHeartbeat } from '../adapters/redis/health.js';
+import { followEngine } from './engine-follower.js';
+import { runIdlePasses } from './idle-passes.js';
+import { startJobWorkers } from './job-workers.js';
+import { every } from './periodic.js';
+
+export interface RunningWorker {
+  /** Settles once Docker has been reconciled, unfinished work resumed and the first idle pass made. */
+  readonly ready: Promise<void>;
+  /** Stops taking work, lets the jobs in hand finish and stops following Docker; leaves `deps` open. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the worker process does, on `deps` (role worker): the BullMQ workers, the engine follower, the
+ * idle passes, and a periodic pass that re-queues unfinished work, reconciles every record with Docker and
+ * fails pulls that nobody carries out.
+ */
+export function startWorker(deps: Deps): RunningWorker {
+  const { config, logger } = deps;
+  const workers = startJobWorkers({
+    redis: deps.redis,
+    instance: config.instance,
+    concurrency: config.workerConcurrency,
+    jobs: deps.jobs,
+    pulls: deps.pulls,
+    logger,
+  });
+  for (const worker of workers) {
+    worker.on('completed', () => deps.metrics.jobs.inc({ queue: worker.name, outcome: 'completed' }));
+    worker.on('failed', () => deps.metrics.jobs.inc({ queue: worker.name, outcome: 'failed' }));
+  }
+  const follower = followEngine({
+    runtime: deps.runtime,
+    consistency: deps.consistency,
+    logger,
+    onReconnect: () => deps.metrics.eventStreamReconnects.inc({ stream: 'containers' }),
+  });
+  const idle = runIdlePasses({
+    sources: config.activitySources,
+    intervalMs: config.activitySampleInterval * 1000,
+    probe: deps.probe,
+    pass: deps.idlePass,
+    leases: deps.leases,
+    host: hostname(),
+    logger,
+    metrics: deps.metrics,
+    // What /healthz says follows at once, not at the next heartbeat (never called before the first pass,
+    // which is asynchronous, so `heartbeat` exists by then).
+    onModeChange: () => heartbeat.beat(),
+  });
+  const heartbeat = startHeartbeat(deps.redis, deps.prefix, () => idle.mode());
+
+  // The first pass (at start-up) only resumes: the follower reconciles everything as it opens the stream.
+  const passes = every(
+    config.reconcileInterval * 1000,
+    async (first) => {
+      const counts = await deps.consistency.resumeUnfinished();
+      logger.info(counts, 'unfinished work resumed');
+      const abandoned = await deps.pulls.settleAbandoned();
+      if (abandoned > 0) logger.warn({ abandoned }, 'pulls that nobody carried out were failed');
+      if (!first) await deps.consistency.reconcileAll();
+    },
+    (error) => logger.warn({ err: error }, 'periodic pass failed; will try again'),
+  );
+
+  return {
+    ready: Promise.all([follower.ready, passes.first, idle.ready]).then(() => undefined),
+    async close() {
+      heartbeat.stop();
+      // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
+      await Promise.all([passes.stop(), idle.close(), ...workers.map((w) => w.close()), follower.close()]);
+    },
+  };
+}
