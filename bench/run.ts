@@ -68,7 +68,9 @@ async function main(): Promise<void> {
   }
 
   const missed = reports.flatMap((r) => r.aims.filter((a) => !a.met).map((a) => `${r.name}: ${a.aim} (${a.detail})`));
-  process.stdout.write(`\n${reports.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(0)} s; aims missed: ${missed.length === 0 ? 'none' : `\n  ${missed.join('\n  ')}`}\n`);
+  process.stdout.write(
+    `\n${reports.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(0)} s; aims missed: ${missed.length === 0 ? 'none' : `\n  ${missed.join('\n  ')}`}\n`,
+  );
   const dir = join('bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, quick ? 'quick.json' : 'latest.json');

@@ -22,7 +22,8 @@ export function printReport(report: ScenarioReport): void {
   const { header } = report;
   const rows = [header, ...report.rows].map((row) => row.map((cell) => (typeof cell === 'number' ? formatNumber(cell) : cell)));
   const widths = header.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  const line = (row: readonly string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
+  const line = (row: readonly string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
   const out = [`\n## ${report.name}`, report.note, '', line(rows[0] ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   for (const aim of report.aims) out.push(`${aim.met ? 'met   ' : 'MISSED'} ${aim.aim}: ${aim.detail}`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -51,10 +51,18 @@ export async function checkinScenario(env: BenchEnv): Promise<ScenarioReport> {
     { url: `http://localhost/containers/${rawId}/json`, socketPath: '/var/run/docker.sock', connections, duration },
   );
   await removeLabelled(env.docker, env.rawInstance);
-  await removeRecords(env, records.map((r) => r.id));
+  await removeRecords(
+    env,
+    records.map((r) => r.id),
+  );
 
   const row = (label: string, figures: LoadFigures, versus?: LoadFigures): Row => [
-    label, figures.rps, figures.p50, figures.p99, figures.errors + figures.non2xx, versus === undefined ? '-' : figures.rps / versus.rps,
+    label,
+    figures.rps,
+    figures.p50,
+    figures.p99,
+    figures.errors + figures.non2xx,
+    versus === undefined ? '-' : figures.rps / versus.rps,
   ];
   return {
     name: '4. Check-in and reads',
@@ -87,8 +95,16 @@ export async function checkinScenario(env: BenchEnv): Promise<ScenarioReport> {
       { aim: '≥ 4,000 check-ins/s', met: checkins.ours.rps >= 4000, detail: `${checkins.ours.rps} req/s` },
       { aim: 'check-in p99 under 50 ms', met: checkins.ours.p99 < 50, detail: `${checkins.ours.p99} ms` },
       // Served from memory (the catalog follows the engine's image events), so it must beat asking the engine.
-      { aim: 'GET /v1/images ≥ 5 × the engine\'s /images/json', met: images.ours.rps >= 5 * images.raw.rps && images.ours.non2xx + images.ours.errors === 0, detail: `× ${(images.ours.rps / images.raw.rps).toFixed(1)}` },
-      { aim: 'every check-in answered 200 and stored', met: checkins.ours.non2xx + checkins.ours.errors === 0 && credited === 50, detail: `${checkins.ours.non2xx + checkins.ours.errors} failed; ${credited}/50 sampled records credited` },
+      {
+        aim: "GET /v1/images ≥ 5 × the engine's /images/json",
+        met: images.ours.rps >= 5 * images.raw.rps && images.ours.non2xx + images.ours.errors === 0,
+        detail: `× ${(images.ours.rps / images.raw.rps).toFixed(1)}`,
+      },
+      {
+        aim: 'every check-in answered 200 and stored',
+        met: checkins.ours.non2xx + checkins.ours.errors === 0 && credited === 50,
+        detail: `${checkins.ours.non2xx + checkins.ours.errors} failed; ${credited}/50 sampled records credited`,
+      },
     ],
   };
 }

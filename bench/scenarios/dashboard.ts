@@ -47,7 +47,10 @@ export async function dashboardScenario(env: BenchEnv): Promise<ScenarioReport> 
   const context = await browser.newContext({ extraHTTPHeaders: { authorization: env.authorization } });
   const page = await context.newPage();
   const staticTable = `<table><tbody>${records
-    .map((r) => `<tr><td>${r.name}</td><td>${r.image}</td><td><span>running</span></td><td><code>ssh -p 1</code><a href="#">1 → 80/tcp</a></td><td>–</td><td></td><td>in 1 h</td><td><button>Stop</button><button>Logs</button><button>Delete</button></td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${r.name}</td><td>${r.image}</td><td><span>running</span></td><td><code>ssh -p 1</code><a href="#">1 → 80/tcp</a></td><td>–</td><td></td><td>in 1 h</td><td><button>Stop</button><button>Logs</button><button>Delete</button></td></tr>`,
+    )
     .join('')}</tbody></table>`;
 
   const load: number[] = [];
@@ -68,7 +71,11 @@ export async function dashboardScenario(env: BenchEnv): Promise<ScenarioReport> 
       floor.push(performance.now() - t);
 
       await page.goto(`${env.url}/`);
-      await page.waitForFunction(`document.querySelectorAll('#containers tbody tr').length === ${n} && document.querySelector('#live').textContent === 'live'`, undefined, { timeout: 60_000, polling: 'raf' });
+      await page.waitForFunction(
+        `document.querySelectorAll('#containers tbody tr').length === ${n} && document.querySelector('#live').textContent === 'live'`,
+        undefined,
+        { timeout: 60_000, polling: 'raf' },
+      );
       const counter = await sseCounter(env, 'container.activity', n);
       const connections = String(round + 1);
       t = performance.now();
@@ -86,7 +93,10 @@ export async function dashboardScenario(env: BenchEnv): Promise<ScenarioReport> 
     }
   } finally {
     await browser.close();
-    await removeRecords(env, records.map((r) => r.id));
+    await removeRecords(
+      env,
+      records.map((r) => r.id),
+    );
   }
   const [l, f, u, s] = [median(load), median(floor), median(updates), median(stream)];
   return {

@@ -23,7 +23,12 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
   const ids: string[] = [];
   for (let i = 0; i < n; i += 10) ids.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => apiCreate(env)))));
 
-  const runtime = createDockerRuntime(env.docker, { instance: env.instance, timeoutMs: 30_000, limits: { pids: 0, memory: 0, cpus: 0 }, publishAddress: '0.0.0.0' });
+  const runtime = createDockerRuntime(env.docker, {
+    instance: env.instance,
+    timeoutMs: 30_000,
+    limits: { pids: 0, memory: 0, cpus: 0 },
+    publishAddress: '0.0.0.0',
+  });
   const probe = new ProcConnectionProbe('/proc', 'unix:///var/run/docker.sock');
   // The worker's idle pass, sampling; no check is due (they are two hours away), so it only samples.
   const settings = { disableTimeouts: false, timeoutInterval: 1800, activitySources: { observed: true, reported: true } };
@@ -57,13 +62,21 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
     note:
       `${n} real running demo containers started through the API; ${rounds} passes, alternating with a plain loop of readFileSync over the ` +
       `same ${files.length} /proc files (${Math.round(bytes / rounds / 1024)} KiB a round). The first pass wrote ${first.written} records; later ones write only changes. ` +
-      `Per-container CPU ${perContainerCpu.toFixed(3)} ms: a pass over 1,000 containers ≈ ${(perContainerCpu * 1000).toFixed(0)} ms of CPU, over 10,000 ≈ ${(perContainerCpu * 10_000 / 1000).toFixed(1)} s.`,
+      `Per-container CPU ${perContainerCpu.toFixed(3)} ms: a pass over 1,000 containers ≈ ${(perContainerCpu * 1000).toFixed(0)} ms of CPU, over 10,000 ≈ ${((perContainerCpu * 10_000) / 1000).toFixed(1)} s.`,
     header: ['', 'wall ms', 'CPU ms', 'per container CPU ms', 'wall × raw'],
     rows: [
       [`spin-docker pass over ${n}`, wall, cpu, perContainerCpu, wall / rawWall],
       [`raw reads of the same files`, rawWall, rawCpu, rawCpu / n, 1],
     ],
-    figures: { containers: n, passWallMs: wall, passCpuMs: cpu, rawWallMs: rawWall, rawCpuMs: rawCpu, cpuPerContainerMs: perContainerCpu, ratio: wall / rawWall },
+    figures: {
+      containers: n,
+      passWallMs: wall,
+      passCpuMs: cpu,
+      rawWallMs: rawWall,
+      rawCpuMs: rawCpu,
+      cpuPerContainerMs: perContainerCpu,
+      ratio: wall / rawWall,
+    },
     aims: [
       { aim: `a pass over ${n} containers under ${n / 2} ms of CPU`, met: cpu < n / 2, detail: `${cpu.toFixed(1)} ms` },
       { aim: 'within 1.5 × the raw reads (wall)', met: wall <= 1.5 * rawWall, detail: `ratio ${(wall / rawWall).toFixed(2)}` },

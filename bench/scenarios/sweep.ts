@@ -48,7 +48,10 @@ export async function sweepScenario(env: BenchEnv): Promise<ScenarioReport> {
     for (let i = 0; i < n; i += 20) await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => probe.inspect()));
     raws.push(since(rawStart));
     // The idle ones' stop jobs (in the real worker) find no container and drop their records; the rest go here.
-    await removeRecords(env, records.map((r) => r.id));
+    await removeRecords(
+      env,
+      records.map((r) => r.id),
+    );
   }
   await removeLabelled(env.docker, env.rawInstance);
   const [passMs, rawMs, cpu] = [median(passes), median(raws), median(cpuPerCheck)];

@@ -16,7 +16,15 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return rest;
 }
 
-const COMPONENTS = { Container: containerView, Pull: pullView, ImagePresent: imagePresent, ImageList: imageList, Error: errorBody, CheckIn: checkinAnswer, Health: healthReport };
+const COMPONENTS = {
+  Container: containerView,
+  Pull: pullView,
+  ImagePresent: imagePresent,
+  ImageList: imageList,
+  Error: errorBody,
+  CheckIn: checkinAnswer,
+  Health: healthReport,
+};
 type Component = keyof typeof COMPONENTS;
 const ref = (name: Component) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -31,7 +39,7 @@ const text = (description: string, type = 'text/plain') => ({ description, conte
 const ERRORS: Record<string, string> = {
   '400': 'Bad input (the message names the field); nothing changed',
   '401': 'Missing or wrong credentials',
-  '403': 'Not allowed (an image outside SD_ALLOWED_IMAGES, or another container\'s check-in token)',
+  '403': "Not allowed (an image outside SD_ALLOWED_IMAGES, or another container's check-in token)",
   '404': 'No such container, image, pull or route',
   '409': 'Conflicts with the current state (e.g. starting a container that is stopping, deleting an image in use)',
   '429': 'Too many failed logins from this client (Retry-After)',
@@ -89,38 +97,54 @@ export function openApiDocument(version: string): Record<string, unknown> {
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: 'User admin (any user name), password SD_PASSWORD' },
-        checkinToken: { type: 'http', scheme: 'bearer', description: 'The container\'s own SD_CHECKIN_TOKEN' },
+        checkinToken: { type: 'http', scheme: 'bearer', description: "The container's own SD_CHECKIN_TOKEN" },
       },
       schemas: Object.fromEntries(Object.entries(COMPONENTS).map(([name, schema]) => [name, jsonSchema(schema, 'output')])),
     },
     paths: {
       '/v1/containers': {
         get: {
+          operationId: 'listContainers',
           tags: containers,
           summary: 'Every container this server created, oldest first',
           parameters: query(listContainersSchema),
           responses: {
-            '200': answer('The containers', { type: 'array', items: ref('Container') }, { 'X-Audit-Failures': { description: 'With audit=true: corrections that failed', schema: { type: 'string' } } }),
+            '200': answer(
+              'The containers',
+              { type: 'array', items: ref('Container') },
+              { 'X-Audit-Failures': { description: 'With audit=true: corrections that failed', schema: { type: 'string' } } },
+            ),
             ...errors('400', '401', '429', '503'),
           },
         },
         post: {
+          operationId: 'createContainer',
           tags: containers,
           summary: 'Create and start a container',
           requestBody: body(createContainerSchema),
-          responses: { '201': answer('Started (or, when its command exited at once, stopped)', ref('Container'), location), ...errors('400', '401', '403', '404', '429', '503') },
+          responses: {
+            '201': answer('Started (or, when its command exited at once, stopped)', ref('Container'), location),
+            ...errors('400', '401', '403', '404', '429', '503'),
+          },
         },
       },
       '/v1/containers/{id}': {
         parameters: [idParameter],
-        get: { tags: containers, summary: 'One container', responses: { '200': answer('The container', ref('Container')), ...errors('400', '401', '404', '429', '503') } },
+        get: {
+          operationId: 'getContainer',
+          tags: containers,
+          summary: 'One container',
+          responses: { '200': answer('The container', ref('Container')), ...errors('400', '401', '404', '429', '503') },
+        },
         patch: {
+          operationId: 'changeContainerStatus',
           tags: containers,
           summary: 'Stop it (the worker stops it; the answer says stopping) or start it again',
           requestBody: body(patchContainerSchema),
           responses: { '200': answer('Its new state', ref('Container')), ...errors('400', '401', '404', '409', '429', '503') },
         },
         delete: {
+          operationId: 'deleteContainer',
           tags: containers,
           summary: 'Delete it (the worker stops and removes it, then the record)',
           responses: { '204': { description: 'Being deleted' }, ...errors('400', '401', '404', '409', '429', '503') },
@@ -129,6 +153,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/v1/containers/{id}/logs': {
         parameters: [idParameter],
         get: {
+          operationId: 'getContainerLogs',
           tags: containers,
           summary: 'Its output, stdout and stderr interleaved as written',
           parameters: query(logsSchema),
@@ -136,8 +161,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/v1/images': {
-        get: { tags: images, summary: 'The tagged images on the engine', responses: { '200': answer('"repository:tag" strings', ref('ImageList')), ...errors('401', '429', '503') } },
+        get: {
+          operationId: 'listImages',
+          tags: images,
+          summary: 'The tagged images on the engine',
+          responses: { '200': answer('"repository:tag" strings', ref('ImageList')), ...errors('401', '429', '503') },
+        },
         post: {
+          operationId: 'pullImage',
           tags: images,
           summary: 'Pull an image (in the worker)',
           requestBody: body(pullImageSchema),
@@ -150,14 +181,25 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       '/v1/images/pulls/{pull_id}': {
         parameters: [{ name: 'pull_id', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { tags: images, summary: 'A pull and its progress (kept a day after it ends)', responses: { '200': answer('The pull', ref('Pull')), ...errors('401', '404', '429', '503') } },
+        get: {
+          operationId: 'getPull',
+          tags: images,
+          summary: 'A pull and its progress (kept a day after it ends)',
+          responses: { '200': answer('The pull', ref('Pull')), ...errors('401', '404', '429', '503') },
+        },
       },
       '/v1/images/{reference}': {
         parameters: [{ name: 'reference', in: 'path', required: true, description: 'The image reference, URL-encoded', schema: { type: 'string' } }],
-        delete: { tags: images, summary: 'Remove an image', responses: { '204': { description: 'Removed' }, ...errors('400', '401', '404', '409', '429', '503') } },
+        delete: {
+          operationId: 'removeImage',
+          tags: images,
+          summary: 'Remove an image',
+          responses: { '204': { description: 'Removed' }, ...errors('400', '401', '404', '409', '429', '503') },
+        },
       },
       '/v1/events': {
         get: {
+          operationId: 'followEvents',
           tags: ['Activity'],
           summary: 'Live events (Server-Sent Events)',
           description:
@@ -166,13 +208,20 @@ export function openApiDocument(version: string): Record<string, unknown> {
             'Send the last id seen as Last-Event-ID (EventSource does) to resume without losing any. Comment lines are heartbeats.',
           parameters: [
             ...query(eventsSchema),
-            { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event (wins over last_event_id)', schema: { type: 'string' } },
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'Resume after this event (wins over last_event_id)',
+              schema: { type: 'string' },
+            },
           ],
           responses: { '200': text('The stream', 'text/event-stream'), ...errors('400', '401', '429', '503') },
         },
       },
       '/v1/check-in': {
         post: {
+          operationId: 'checkIn',
           tags: ['Activity'],
           summary: 'A container reports its activity',
           description: 'Known by its token (Authorization: Bearer, or a token field), or else by its address on the Docker bridge.',
@@ -182,10 +231,17 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/v1/openapi.json': {
-        get: { tags: ['Operations'], summary: 'This document', security: [{}], responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
+        get: {
+          operationId: 'getOpenApiDocument',
+          tags: ['Operations'],
+          summary: 'This document',
+          security: [{}],
+          responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } },
+        },
       },
       '/healthz': {
         get: {
+          operationId: 'getHealth',
           tags: ['Operations'],
           summary: 'Health of the API, Redis, Docker and the worker',
           security: [{}],
@@ -194,6 +250,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       '/metrics': {
         get: {
+          operationId: 'getMetrics',
           tags: ['Operations'],
           summary: 'Prometheus metrics of this API process (public when SD_METRICS_PUBLIC=true)',
           responses: { '200': text('Prometheus text format 0.0.4'), ...errors('401', '429') },

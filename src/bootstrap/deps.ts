@@ -121,7 +121,12 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     pulls: withPullEvents(new RedisPullStore(redis, prefix), eventLog, unpublished),
     queue,
     clock,
-    settings: { allowedImages: config.allowedImages, pullTimeoutMs: config.pullTimeout * 1000, pullStallMs: config.pullStallTimeout * 1000, registryAuth: await registryAuth(config.registryAuthFile) },
+    settings: {
+      allowedImages: config.allowedImages,
+      pullTimeoutMs: config.pullTimeout * 1000,
+      pullStallMs: config.pullStallTimeout * 1000,
+      registryAuth: await registryAuth(config.registryAuthFile),
+    },
   });
   return {
     config,

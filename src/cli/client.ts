@@ -1,7 +1,6 @@
-/**
- * The CLI's HTTP client: only the public API, with Basic auth. Failures become a CliError with the exit code
- * scripts rely on (see EXIT).
- */
+import { ApiClient, ApiError, type ClientOptions } from '../client/api-client.js';
+
+/** Exit codes of the CLI, for scripts. */
 export const EXIT = {
   ok: 0,
   /** The server refused or failed the request (4xx other than 401/429, or 5xx). */
@@ -23,75 +22,36 @@ export class CliError extends Error {
   }
 }
 
-export interface ClientOptions {
-  readonly url: string;
-  readonly user: string;
-  readonly password: string;
-  /** Per request, until the answer's headers (streams run as long as they run). */
-  readonly timeoutMs?: number;
-}
+/**
+ * The API client of src/client, with its failures turned into CliErrors carrying the exit code for their status
+ * (see EXIT).
+ */
+export class CliClient {
+  private readonly api: ApiClient;
 
-export class ApiClient {
-  private readonly base: URL;
-  private readonly authorization: string;
-
-  constructor(private readonly options: ClientOptions) {
+  constructor(private readonly options: ClientOptions & { readonly url: string; readonly user: string }) {
     try {
-      this.base = new URL(options.url);
+      new URL(options.url);
     } catch {
       throw new CliError(`not a URL: ${options.url} (--url or SD_URL, e.g. http://localhost:8080)`, EXIT.usage);
     }
-    this.authorization = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString('base64')}`;
+    this.api = new ApiClient(options);
   }
 
-  /** A request; a non-2xx answer throws a CliError with the server's message. */
-  async request(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
-    const url = new URL(path, this.base);
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
-    const controller = new AbortController();
-    const onTimeout = () => controller.abort(timeout.reason);
-    timeout.addEventListener('abort', onTimeout, { once: true });
-    options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          authorization: this.authorization,
-          accept: 'application/json',
-          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...options.headers,
-        },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: controller.signal,
-      });
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const why = timeout.aborted ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
-      throw new CliError(`cannot reach the server at ${this.base.origin} (${why})`, EXIT.unreachable);
-    } finally {
-      // Only the wait for the headers is bounded: a stream may go on.
-      timeout.removeEventListener('abort', onTimeout);
-    }
-    if (res.ok) return res;
-    const text = await res.text().catch(() => '');
-    let message = text.trim() || res.statusText;
-    let code = '';
-    try {
-      const body = JSON.parse(text) as { message?: string; code?: string };
-      message = body.message ?? message;
-      code = body.code ?? '';
-    } catch {
-      // not JSON: the text as it is
-    }
-    if (res.status === 401) throw new CliError(`authentication failed: wrong password for ${this.options.user} at ${this.base.origin} (--password or SD_PASSWORD)`, EXIT.auth);
-    if (res.status === 429) throw new CliError(`${message}${code ? ` (${code})` : ''}`, EXIT.auth);
-    throw new CliError(`${message}${code ? ` (${code})` : ''}`, EXIT.refused);
+  request(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+    return this.api.request(method, path, options).catch((error: unknown) => Promise.reject(this.asCliError(error)));
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.request(method, path, body === undefined ? {} : { body });
-    return (res.status === 204 ? undefined : await res.json()) as T;
+  json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.api.json<T>(method, path, body).catch((error: unknown) => Promise.reject(this.asCliError(error)));
+  }
+
+  private asCliError(error: unknown): unknown {
+    if (!(error instanceof ApiError)) return error;
+    if (error.status === 0) return new CliError(error.message, EXIT.unreachable);
+    if (error.status === 401) {
+      return new CliError(`authentication failed: wrong password for ${this.options.user} at ${this.api.origin} (--password or SD_PASSWORD)`, EXIT.auth);
+    }
+    return new CliError(`${error.message}${error.code ? ` (${error.code})` : ''}`, error.status === 429 ? EXIT.auth : EXIT.refused);
   }
 }

@@ -10,25 +10,6 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-const UNITS: [number, string][] = [
-  [86_400_000, 'day'],
-  [3_600_000, 'hour'],
-  [60_000, 'minute'],
-  [1000, 'second'],
-];
-
-/** "3 minutes ago", "in 2 hours", "" for null. */
-export function relative(iso: string | null, now = Date.now()): string {
-  if (iso === null) return '';
-  const delta = Date.parse(iso) - now;
-  const size = Math.abs(delta);
-  if (size < 1000) return 'now';
-  const [unit, name] = UNITS.find(([ms]) => size >= ms) ?? [1000, 'second'];
-  const count = Math.floor(size / unit);
-  const words = `${count} ${name}${count === 1 ? '' : 's'}`;
-  return delta < 0 ? `${words} ago` : `in ${words}`;
-}
-
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['kB', 'MB', 'GB', 'TB'];

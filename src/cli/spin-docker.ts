@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { ContainerView, PullView } from '../api/schemas/responses.js';
-import { ApiClient, CliError, EXIT } from './client.js';
-import { bytes, ports, relative, table } from './format.js';
-import { readEvents } from './sse.js';
+import type { ContainerView, PullView } from '../client/api-client.js';
+import { readEvents } from '../client/sse.js';
+import { relative } from '../client/time.js';
+import { CliClient, CliError, EXIT } from './client.js';
+import { bytes, ports, table } from './format.js';
 
 /**
  * `spin-docker`: the command line for a spin-docker server, over its HTTP API only (SD_URL, SD_PASSWORD, or
@@ -22,7 +23,7 @@ const out = (text: string): void => void process.stdout.write(text);
 const err = (text: string): void => void process.stderr.write(text);
 const client = (cmd: Command) => {
   const { url, user, password } = cmd.optsWithGlobals<Globals>();
-  return new ApiClient({ url, user, password });
+  return new CliClient({ url, user, password });
 };
 const path = (id: string) => `/v1/containers/${encodeURIComponent(id)}`;
 
@@ -50,7 +51,7 @@ const program = new Command()
   .description('Drive a spin-docker server from the command line, through its HTTP API.')
   .addOption(new Option('--url <url>', 'the server').env('SD_URL').default('http://localhost:8080'))
   .addOption(new Option('--user <name>', 'the user for Basic auth').env('SD_USER').default('admin'))
-  .addOption(new Option('--password <password>', 'the server\'s SD_PASSWORD').env('SD_PASSWORD').default('spindocker'))
+  .addOption(new Option('--password <password>', "the server's SD_PASSWORD").env('SD_PASSWORD').default('spindocker'))
   .showHelpAfterError('(spin-docker --help for usage)')
   .exitOverride();
 
@@ -109,7 +110,9 @@ program
     if (options.json) return out(`${JSON.stringify(container, null, 2)}\n`);
     out(`${container.container_id}\n`);
     if (process.stderr.isTTY) {
-      err(`${container.status}${container.ssh_port ? `; ssh -p ${container.ssh_port} root@<server>` : ''}${container.app_port ? `; app on port ${container.app_port}` : ''}\n`);
+      err(
+        `${container.status}${container.ssh_port ? `; ssh -p ${container.ssh_port} root@<server>` : ''}${container.app_port ? `; app on port ${container.app_port}` : ''}\n`,
+      );
     }
   });
 
@@ -145,7 +148,7 @@ program
 
 program
   .command('logs')
-  .description('Print a container\'s output (stdout and stderr, as written)')
+  .description("Print a container's output (stdout and stderr, as written)")
   .argument('<id>', 'container id or unique prefix')
   .option('-f, --follow', 'keep printing until the container stops')
   .option('-n, --tail <lines>', "lines from the end ('all' for every line)", '100')
@@ -189,7 +192,10 @@ program
     let pull = started as PullView;
     const tty = process.stderr.isTTY === true;
     const bar = tty
-      ? new cliProgress.SingleBar({ format: `${image} [{bar}] {percentage}% | {done} of {size}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic)
+      ? new cliProgress.SingleBar(
+          { format: `${image} [{bar}] {percentage}% | {done} of {size}`, hideCursor: true, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        )
       : undefined;
     bar?.start(Math.max(pull.bytes_total, 1), 0, { done: bytes(0), size: '?' });
     let said = '';
@@ -223,7 +229,9 @@ program
     let last = options.since;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const res = await api.request('GET', '/v1/events', { headers: { accept: 'text/event-stream', ...(last === undefined ? {} : { 'last-event-id': last }) } });
+        const res = await api.request('GET', '/v1/events', {
+          headers: { accept: 'text/event-stream', ...(last === undefined ? {} : { 'last-event-id': last }) },
+        });
         attempt = 0;
         for await (const event of readEvents(res.body as ReadableStream<Uint8Array>)) {
           if (event.id !== undefined) last = event.id;
@@ -232,7 +240,9 @@ program
             out(`${JSON.stringify({ id: event.id, type: event.type, data })}\n`);
           } else {
             const time = new Date(Number(event.id?.split('-')[0] ?? Date.now())).toISOString();
-            const about = data.pull ? `${data.pull.image} ${data.pull.status} ${bytes(data.pull.bytes_done)}/${bytes(data.pull.bytes_total)}` : `${(data.container_id ?? '').slice(0, 12)} ${data.container?.image ?? ''}${data.container?.connections ? ` connections=${data.container.connections}` : ''}`;
+            const about = data.pull
+              ? `${data.pull.image} ${data.pull.status} ${bytes(data.pull.bytes_done)}/${bytes(data.pull.bytes_total)}`
+              : `${(data.container_id ?? '').slice(0, 12)} ${data.container?.image ?? ''}${data.container?.connections ? ` connections=${data.container.connections}` : ''}`;
             out(`${time} ${event.type} ${about.trim()}\n`);
           }
         }

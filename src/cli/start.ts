@@ -41,7 +41,22 @@ function startRedis(config: Config, logger: Logger): ChildProcess {
   logger.info({ dir, port: config.embeddedRedisPort }, 'starting private redis-server (append-only)');
   return spawn(
     'redis-server',
-    ['--port', String(config.embeddedRedisPort), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'],
+    [
+      '--port',
+      String(config.embeddedRedisPort),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--protected-mode',
+      'yes',
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
   );
 }

@@ -34,7 +34,7 @@ const byteSize = z
     const unit = /[bkmg]$/.test(text) ? text.slice(-1) : '';
     return Math.floor(Number(unit === '' ? text : text.slice(0, -1)) * (UNITS[unit] ?? 1));
   })
-  .refine((bytes) => bytes === 0 || bytes >= 6 * 1024 ** 2, 'at least 6m (Docker\'s minimum), or 0 for none');
+  .refine((bytes) => bytes === 0 || bytes >= 6 * 1024 ** 2, "at least 6m (Docker's minimum), or 0 for none");
 
 const schema = z
   .object({
@@ -65,15 +65,11 @@ const schema = z
       .max(65535)
       .optional()
       .describe('Port containers reach the API on at the bridge gateway (default SD_PORT; differs behind a port mapping, as in compose).'),
-    SD_CHECKIN_URL: z
-      .string()
-      .url()
-      .optional()
-      .describe('Check-in URL handed to containers; default http://<bridge gateway>:<SD_PORT>/v1/check-in.'),
+    SD_CHECKIN_URL: z.string().url().optional().describe('Check-in URL handed to containers; default http://<bridge gateway>:<SD_PORT>/v1/check-in.'),
     SD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SD_WORKER_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(20).describe('Jobs the worker runs at once.'),
     SD_ORPHAN_GRACE: seconds(60).describe('Seconds a labelled container may exist without a record before the worker removes it.'),
-    SD_RECONCILE_INTERVAL: seconds(60).describe('Seconds between the worker\'s full passes over Docker and the queues.'),
+    SD_RECONCILE_INTERVAL: seconds(60).describe("Seconds between the worker's full passes over Docker and the queues."),
     SD_LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10).describe('Failed logins from one address before it is refused for a while.'),
     SD_LOGIN_LOCKOUT: seconds(300).describe('Seconds an address stays refused (429) after too many failed logins.'),
     SD_LOGIN_GLOBAL_MAX_FAILURES: z.coerce
@@ -82,39 +78,59 @@ const schema = z
       .positive()
       .default(1000)
       .describe('Failed logins of all clients together within SD_LOGIN_LOCKOUT after which every login is refused until the window ends.'),
-    SD_DOCKER_TIMEOUT: seconds(30).describe('Seconds any one Docker engine call may take before it counts as the engine being unavailable (stops get SD_STOP_TIMEOUT on top).'),
+    SD_DOCKER_TIMEOUT: seconds(30).describe(
+      'Seconds any one Docker engine call may take before it counts as the engine being unavailable (stops get SD_STOP_TIMEOUT on top).',
+    ),
     SD_CONTAINER_PIDS_LIMIT: z.coerce.number().int().min(0).default(512).describe('Processes a managed container may have at once; 0 means no limit.'),
     SD_CONTAINER_MEMORY: byteSize.default(2 * 1024 ** 3).describe('Memory cap of every managed container (e.g. 512m, 2g); 0 means none.'),
     SD_CONTAINER_CPUS: z.coerce.number().min(0).max(1024).default(1).describe('CPUs a managed container may use (e.g. 0.5, 2); 0 means no limit.'),
-    SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe('Host address that containers\' ports are published on.'),
-    SD_ACTIVITY_SAMPLE_INTERVAL: seconds(30).describe('Seconds between the worker\'s samples of every running container\'s open connections.'),
+    SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe("Host address that containers' ports are published on."),
+    SD_ACTIVITY_SAMPLE_INTERVAL: seconds(30).describe("Seconds between the worker's samples of every running container's open connections."),
     SD_ACTIVITY_SOURCES: z
       .string()
       .trim()
       .toLowerCase()
-      .transform((text) => [...new Set(text.split(',').map((s) => s.trim()).filter((s) => s !== ''))].sort())
+      .transform((text) =>
+        [
+          ...new Set(
+            text
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== ''),
+          ),
+        ].sort(),
+      )
       .pipe(z.array(z.enum(['observed', 'reported'], { error: 'each source must be observed or reported' })).min(1, 'name observed, reported or both'))
       .default(['observed', 'reported'])
       .describe('What counts as activity: observed (connections seen from the host), reported (check-ins), or both.'),
-    SD_PROC_ROOT: z.string().min(1).default('/proc').describe('Where the host\'s process tables are read (containers\' sockets).'),
-    SD_ALLOWED_IMAGES: z
-      .string()
-      .default('*')
-      .describe('Comma-separated patterns (with *) every image created from must match, else 403 image_not_allowed.'),
-    SD_SSH_AUTHORIZED_KEYS_FILE: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('OpenSSH public keys handed to every container that is created without ssh_key.'),
+    SD_PROC_ROOT: z.string().min(1).default('/proc').describe("Where the host's process tables are read (containers' sockets)."),
+    SD_ALLOWED_IMAGES: z.string().default('*').describe('Comma-separated patterns (with *) every image created from must match, else 403 image_not_allowed.'),
+    SD_SSH_AUTHORIZED_KEYS_FILE: z.string().min(1).optional().describe('OpenSSH public keys handed to every container that is created without ssh_key.'),
     SD_REGISTRY_AUTH_FILE: z.string().min(1).optional().describe('A Docker config.json with credentials for private registries (its "auths").'),
     SD_PULL_TIMEOUT: seconds(1800).describe('Seconds a pull through the API may take before it is given up.'),
     SD_PULL_STALL_TIMEOUT: seconds(120).describe('Seconds a pull may go without progress before it is given up (a registry gone away).'),
-    SD_EVENTS_MAX_LENGTH: z.coerce.number().int().min(100).max(10_000_000).default(10_000).describe('Events kept for clients that reconnect to GET /v1/events (about that many; older ones are dropped).'),
+    SD_EVENTS_MAX_LENGTH: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(10_000_000)
+      .default(10_000)
+      .describe('Events kept for clients that reconnect to GET /v1/events (about that many; older ones are dropped).'),
     SD_EVENTS_HEARTBEAT: seconds(15).describe('Seconds between the comments GET /v1/events sends on an idle stream, so that proxies keep it open.'),
     SD_METRICS_PUBLIC: booleanFlag.default(false).describe('Serve GET /metrics without Basic auth (for a scraper on a trusted network).'),
-    SD_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('Port of the worker\'s own /metrics, on SD_WORKER_METRICS_HOST; 0 turns it off.'),
-    SD_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('Address of the worker\'s /metrics (loopback by default).'),
-    SD_DATA_DIR: z.string().min(1).optional().describe("Where `npm start` keeps the private Redis data; default: the project's own data/ folder, wherever it is started from."),
+    SD_WORKER_METRICS_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(9464)
+      .describe("Port of the worker's own /metrics, on SD_WORKER_METRICS_HOST; 0 turns it off."),
+    SD_WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1').describe("Address of the worker's /metrics (loopback by default)."),
+    SD_DATA_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Where `npm start` keeps the private Redis data; default: the project's own data/ folder, wherever it is started from."),
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
     DOCKER_HOST: z.string().default('unix:///var/run/docker.sock').describe('The Docker engine.'),
@@ -163,7 +179,10 @@ const schema = z
     dataDir: resolve(e.SD_DATA_DIR ?? DEFAULT_DATA_DIR),
     /** Seconds between idle passes (each samples every running container's connections). */
     activitySampleInterval: e.SD_ACTIVITY_SAMPLE_INTERVAL,
-    activitySources: Object.freeze({ observed: e.SD_ACTIVITY_SOURCES.includes('observed'), reported: e.SD_ACTIVITY_SOURCES.includes('reported') }) as ActivitySources,
+    activitySources: Object.freeze({
+      observed: e.SD_ACTIVITY_SOURCES.includes('observed'),
+      reported: e.SD_ACTIVITY_SOURCES.includes('reported'),
+    }) as ActivitySources,
     procRoot: e.SD_PROC_ROOT,
     allowedImages: Object.freeze(list(e.SD_ALLOWED_IMAGES)) as readonly string[],
     sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,

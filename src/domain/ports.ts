@@ -53,7 +53,12 @@ export interface ImageOperations {
    * (an error in the stream included), after `timeoutMs`, or when `signal` aborts (with its reason); the
    * engine stops pulling when the request is dropped.
    */
-  pullImage(reference: string, auth: RegistryAuth | undefined, onEvent: (event: PullEvent) => void, options: { timeoutMs: number; signal: AbortSignal }): Promise<void>;
+  pullImage(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    onEvent: (event: PullEvent) => void,
+    options: { timeoutMs: number; signal: AbortSignal },
+  ): Promise<void>;
   /** Removes an image (a tag); 'missing' when the engine has no such image; a conflict when a container uses it. */
   removeImage(reference: string): Promise<'removed' | 'missing'>;
   /** Whether the image is on the engine (nothing is ever pulled). */
@@ -258,7 +263,11 @@ export interface PullStore {
   /** The pulls still `pulling`, one per reference. */
   listActive(): Promise<PullRecord[]>;
   progress(id: string, layers: readonly LayerProgress[], at: number): Promise<void>;
-  finish(id: string, outcome: { readonly status: 'done' | 'failed'; readonly error: string | null; readonly layers: readonly LayerProgress[] }, at: number): Promise<void>;
+  finish(
+    id: string,
+    outcome: { readonly status: 'done' | 'failed'; readonly error: string | null; readonly layers: readonly LayerProgress[] },
+    at: number,
+  ): Promise<void>;
 }
 
 /** What happened, as the live event stream (GET /v1/events) tells it. */
@@ -316,7 +325,7 @@ export interface Refusal {
  */
 export interface LoginThrottle {
   /** Asked before the credentials are looked at. */
-  check(clientKey: string): Promise<LoginStanding>;
+  standing(clientKey: string): Promise<LoginStanding>;
   /** Records a failed login; says how long to hold the 401 back, or that the client is now refused. */
   fail(clientKey: string): Promise<LoginVerdict>;
   /** A successful login clears the client's failures. */

@@ -23,7 +23,7 @@ export interface JobWorkerDeps {
  * Kinds → retry decisions: a transient failure (Docker or Redis away) is retried with backoff;
  * a bad payload or any other domain error will fail the same way again, so it is not.
  */
-function withRetryPolicy<T>(processor: Processor<unknown, T>, logger: Logger): Processor<unknown, T> {
+export function withRetryPolicy<T>(processor: Processor<unknown, T>, logger: Logger): Processor<unknown, T> {
   return async (job: Job) => {
     const log = logger.child({ jobId: job.id, job: job.name, containerId: (job.data as { id?: string })?.id });
     try {

@@ -1,10 +1,34 @@
 import { hostname } from 'node:os';
-import type { Deps } from '../bootstrap/deps.js';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { startHeartbeat } from '../adapters/redis/health.js';
+import type { Config } from '../config/env.js';
+import type { IdlePass } from '../domain/activity/idle-pass.js';
+import type { Consistency } from '../domain/containers/consistency.js';
+import type { ContainerJobs } from '../domain/containers/jobs.js';
+import type { ImagePulls } from '../domain/images/pulls.js';
+import type { ConnectionProbe, ContainerRuntime, Leases } from '../domain/ports.js';
 import { followEngine } from './engine-follower.js';
 import { runIdlePasses } from './idle-passes.js';
 import { startJobWorkers } from './job-workers.js';
 import { every } from './periodic.js';
+
+/** What the worker runs on (bootstrap/deps.ts builds it, role worker). */
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly runtime: Pick<ContainerRuntime, 'watch'>;
+  readonly jobs: ContainerJobs;
+  readonly consistency: Consistency;
+  readonly idlePass: IdlePass;
+  readonly pulls: Pick<ImagePulls, 'carryOut' | 'settleAbandoned'>;
+  readonly probe: ConnectionProbe;
+  readonly leases: Leases;
+  readonly metrics: Metrics;
+}
 
 export interface RunningWorker {
   /** Settles once Docker has been reconciled, unfinished work resumed and the first idle pass made. */
@@ -18,7 +42,7 @@ export interface RunningWorker {
  * idle passes, and a periodic pass that re-queues unfinished work, reconciles every record with Docker and
  * fails pulls that nobody carries out.
  */
-export function startWorker(deps: Deps): RunningWorker {
+export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, logger } = deps;
   const workers = startJobWorkers({
     redis: deps.redis,

@@ -56,19 +56,25 @@ afterAll(async () => {
 
 describe("the README's two commands on a machine that has nothing", () => {
   it('has no Node.js, Docker or Redis to begin with', async () => {
-    expect(await inHost('for c in node npm docker dockerd redis-server curl; do command -v $c || echo "no $c"; done')).toMatch(/^no node\nno npm\nno docker\nno dockerd\nno redis-server\nno curl\n$/);
+    expect(await inHost('for c in node npm docker dockerd redis-server curl; do command -v $c || echo "no $c"; done')).toMatch(
+      /^no node\nno npm\nno docker\nno dockerd\nno redis-server\nno curl\n$/,
+    );
   });
 
   it('bash scripts/quickstart.sh installs everything and serves the API, which starts the demo image', async () => {
     const started = Date.now();
     await inHost(`cd ${REPO} && { nohup bash scripts/quickstart.sh >/root/quickstart.log 2>&1 & echo $! >/root/quickstart.pid; }`);
-    const outcome = await waitUntil('the API of the quick start', async () => {
-      const res = await api('GET', '/v1/images').catch(() => undefined);
-      if (res?.status === 200) return { images: res.body };
-      // Still installing, unless the script has ended (then there is nothing to wait for).
-      const alive = await inHost('kill -0 "$(cat /root/quickstart.pid)" 2>/dev/null && echo yes || echo no');
-      return alive.trim() === 'no' ? { ended: await inHost('tail -40 /root/quickstart.log') } : undefined;
-    }, 1_500_000);
+    const outcome = await waitUntil(
+      'the API of the quick start',
+      async () => {
+        const res = await api('GET', '/v1/images').catch(() => undefined);
+        if (res?.status === 200) return { images: res.body };
+        // Still installing, unless the script has ended (then there is nothing to wait for).
+        const alive = await inHost('kill -0 "$(cat /root/quickstart.pid)" 2>/dev/null && echo yes || echo no');
+        return alive.trim() === 'no' ? { ended: await inHost('tail -40 /root/quickstart.log') } : undefined;
+      },
+      1_500_000,
+    );
     if ('ended' in outcome) throw new Error(`the quick start ended:\n${outcome.ended}`);
     const { images } = outcome;
     process.stdout.write(`quick start on a bare Debian 12: API up after ${((Date.now() - started) / 1000).toFixed(0)} s\n`);

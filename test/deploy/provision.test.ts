@@ -36,7 +36,18 @@ const OBSOLETE = 'src/obsolete-for-test.ts';
 function copyRepository(): void {
   mkdirSync(join(sourceDir, 'images', 'demo'), { recursive: true });
   mkdirSync(join(sourceDir, 'scripts'), { recursive: true });
-  for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'web', 'scripts/build-web.mjs', 'images/build.sh', 'images/demo/Dockerfile', 'images/demo/rootfs']) {
+  for (const path of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'src',
+    'web',
+    'scripts/build-web.mjs',
+    'images/build.sh',
+    'images/demo/Dockerfile',
+    'images/demo/rootfs',
+  ]) {
     cpSync(path, join(sourceDir, path), { recursive: true });
   }
 }
@@ -49,7 +60,11 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
   sd_activity_sample_interval: 2,
   sd_npm_registry: execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/$/, ''),
   // This machine reaches the registry through a TLS-inspecting proxy; the host must trust what we trust.
-  sd_extra_ca_certificates: existsSync(LOCAL_CAS) ? readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt')).map((f) => join(LOCAL_CAS, f)) : [],
+  sd_extra_ca_certificates: existsSync(LOCAL_CAS)
+    ? readdirSync(LOCAL_CAS)
+        .filter((f) => f.endsWith('.crt'))
+        .map((f) => join(LOCAL_CAS, f))
+    : [],
   ...overrides,
 });
 
@@ -57,7 +72,10 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
 async function provision(vars: Record<string, unknown>, label: string): Promise<number> {
   const inventory = join(workDir, 'hosts');
   // The password and the environment as a user sets them, next to the host (they must beat the role's defaults).
-  writeFileSync(inventory, `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false sd_password=${PASSWORD} sd_environment=production\n`);
+  writeFileSync(
+    inventory,
+    `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false sd_password=${PASSWORD} sd_environment=production\n`,
+  );
   const varsFile = join(workDir, 'vars.json');
   writeFileSync(varsFile, JSON.stringify(vars));
   const started = Date.now();
@@ -68,7 +86,9 @@ async function provision(vars: Record<string, unknown>, label: string): Promise<
     });
     const recap = new RegExp(`${host}\\s*:\\s*ok=\\d+\\s+changed=(\\d+)\\s+unreachable=0\\s+failed=0`).exec(stdout);
     process.stdout.write(`playbook (${label}): ${((Date.now() - started) / 1000).toFixed(0)} s, ${recap?.[0] ?? 'no recap'}\n`);
-    const changedTasks = [...stdout.matchAll(/(?:TASK|RUNNING HANDLER) \[([^\]]+)\][^\n]*\n(?:(?!TASK \[|RUNNING HANDLER \[)[^\n]*\n)*?changed: /g)].map((m) => m[1]);
+    const changedTasks = [...stdout.matchAll(/(?:TASK|RUNNING HANDLER) \[([^\]]+)\][^\n]*\n(?:(?!TASK \[|RUNNING HANDLER \[)[^\n]*\n)*?changed: /g)].map(
+      (m) => m[1],
+    );
     if (changedTasks.length > 0) process.stdout.write(`  changed: ${[...new Set(changedTasks)].join('; ')}\n`);
     if (recap === null) throw new Error(`no clean recap:\n${stdout.slice(-4000)}`);
     return Number(recap[1]);
@@ -132,10 +152,14 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
 
     // From outside, through nginx on port 80.
     expect((await api('GET', '/v1/images', undefined, 'wrong')).status).toBe(401);
-    const images = await waitUntil('the API behind nginx', async () => {
-      const res = await api('GET', '/v1/images');
-      return res.status === 200 ? res.body : undefined;
-    }, 60_000);
+    const images = await waitUntil(
+      'the API behind nginx',
+      async () => {
+        const res = await api('GET', '/v1/images');
+        return res.status === 200 ? res.body : undefined;
+      },
+      60_000,
+    );
     expect(images).toContain('spin-docker/demo:latest');
     expect((await api('GET', '/healthz')).body).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
 
@@ -159,10 +183,14 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
     expect(await banner(sshPort ?? '')).toMatch(/^SSH-2\.0-/);
 
     // The demo reports every 5 s to SD_CHECKIN_URL: nginx at the host's Docker bridge, with its token.
-    const checkedIn = await waitUntil('the demo container to check in', async () => {
-      const res = await api('GET', `/v1/containers/${id}`);
-      return res.status === 200 && res.body?.last_check_in ? res.body.last_check_in : undefined;
-    }, 60_000);
+    const checkedIn = await waitUntil(
+      'the demo container to check in',
+      async () => {
+        const res = await api('GET', `/v1/containers/${id}`);
+        return res.status === 200 && res.body?.last_check_in ? res.body.last_check_in : undefined;
+      },
+      60_000,
+    );
     expect(checkedIn).not.toBe('');
 
     // Observed activity through the systemd units' sandbox: a client holding a connection open to a container
@@ -172,13 +200,21 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
     const quiet = await api('POST', '/v1/containers', { image: 'sd-test/httpd' });
     expect(quiet.status).toBe(201);
     const { container_id: quietId, app_port: quietPort } = quiet.body as unknown as Record<string, string>;
-    await waitUntil('the silent container to answer', async () => ((await fetch(`http://${address}:${quietPort}/`, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined), 30_000);
+    await waitUntil(
+      'the silent container to answer',
+      async () => ((await fetch(`http://${address}:${quietPort}/`, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined),
+      30_000,
+    );
     const client = connect({ host: address, port: Number(quietPort) });
     try {
-      const seen = await waitUntil('the worker to see the connection', async () => {
-        const res = await api('GET', `/v1/containers/${quietId}`);
-        return res.body?.connections === '1' ? res.body : undefined;
-      }, 60_000);
+      const seen = await waitUntil(
+        'the worker to see the connection',
+        async () => {
+          const res = await api('GET', `/v1/containers/${quietId}`);
+          return res.body?.connections === '1' ? res.body : undefined;
+        },
+        60_000,
+      );
       expect(seen).toMatchObject({ activity_source: 'observed', active: '0' });
       const workerLog = await inHost('sh', '-c', 'journalctl -u spin-docker-worker --no-pager | grep -i activity | tail -5');
       expect((await api('GET', '/healthz')).body, workerLog).toMatchObject({ activity: 'observed' });

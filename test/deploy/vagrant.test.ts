@@ -66,7 +66,11 @@ const api = (method: string, path: string, body?: unknown) =>
     signal: AbortSignal.timeout(10_000),
   });
 const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
-const exists = (image: string) => docker('image', 'inspect', image).then(() => true, () => false);
+const exists = (image: string) =>
+  docker('image', 'inspect', image).then(
+    () => true,
+    () => false,
+  );
 /** What the docker provider makes: its container (labelled), volumes, and the base image (the guest's own image is checked by id). */
 const snapshot = async () => ({
   containers: await docker('ps', '-aq', '--filter', 'label=io.spin-docker.vagrant'),
@@ -97,7 +101,11 @@ describe('vagrant up --provider=docker', () => {
     await vagrant(['up', '--provider=docker']);
     up = true;
     process.stdout.write(`vagrant up --provider=docker took ${Math.round((Date.now() - started) / 1000)} s\n`);
-    const res = await waitUntil('the API', async () => ((await api('GET', '/v1/containers').catch(() => undefined))?.status === 200 ? true : undefined), 120_000);
+    const res = await waitUntil(
+      'the API',
+      async () => ((await api('GET', '/v1/containers').catch(() => undefined))?.status === 200 ? true : undefined),
+      120_000,
+    );
     expect(res).toBe(true);
     expect((await api('GET', '/healthz').then((r) => r.json())) as object).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok' });
     expect((await fetch(`http://127.0.0.1:${httpPort}/v1/containers`)).status).toBe(401);
@@ -111,10 +119,14 @@ describe('vagrant up --provider=docker', () => {
     const port = Number(body.app_port);
     expect(port).toBeGreaterThanOrEqual(32768);
     expect(port).toBeLessThanOrEqual(32799);
-    const page = await waitUntil('the demo page', async () => {
-      const answer = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
-      return answer?.ok ? answer.text() : undefined;
-    }, 60_000);
+    const page = await waitUntil(
+      'the demo page',
+      async () => {
+        const answer = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+        return answer?.ok ? answer.text() : undefined;
+      },
+      60_000,
+    );
     expect(page).toMatch(/spin-docker/i);
   });
 
@@ -124,17 +136,25 @@ describe('vagrant up --provider=docker', () => {
     expect(await vagrant(['ssh', '-c', 'sudo cat /etc/spin-docker/spin-docker.env'])).toContain('SD_TIMEOUT_INTERVAL=901');
     const now = await vagrant(['ssh', '-c', 'systemctl show -p ActiveEnterTimestampMonotonic --value spin-docker-api']);
     expect(Number(now.trim())).toBeGreaterThan(Number(since.trim()));
-    await waitUntil('the API after the restart', async () => ((await api('GET', '/v1/containers').catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+    await waitUntil(
+      'the API after the restart',
+      async () => ((await api('GET', '/v1/containers').catch(() => undefined))?.status === 200 ? true : undefined),
+      60_000,
+    );
   });
 
   it('vagrant halt, then vagrant up, keeps the records', async () => {
     await vagrant(['halt']);
     expect(await docker('ps', '-q', '--filter', 'label=io.spin-docker.vagrant')).toBe('');
     await vagrant(['up', '--provider=docker']);
-    const res = await waitUntil('the API again', async () => {
-      const answer = await api('GET', `/v1/containers/${containerId}`).catch(() => undefined);
-      return answer?.status === 200 ? answer : undefined;
-    }, 180_000);
+    const res = await waitUntil(
+      'the API again',
+      async () => {
+        const answer = await api('GET', `/v1/containers/${containerId}`).catch(() => undefined);
+        return answer?.status === 200 ? answer : undefined;
+      },
+      180_000,
+    );
     expect(((await res.json()) as { container_id: string }).container_id).toBe(containerId);
   });
 

@@ -24,12 +24,16 @@ afterEach(async () => {
 });
 
 async function create(harness: Harness, image: string) {
-  const res = await harness.http.post('/v1/containers').auth(...harness.auth).send({ image });
+  const res = await harness.http
+    .post('/v1/containers')
+    .auth(...harness.auth)
+    .send({ image });
   expect(res.status).toBe(201);
   return res.body as Record<string, string>;
 }
 
-const objectOf = async (harness: Harness, id: string) => (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body as Record<string, string | null>;
+const objectOf = async (harness: Harness, id: string) =>
+  (await harness.http.get(`/v1/containers/${id}`).auth(...harness.auth)).body as Record<string, string | null>;
 
 /** Waits until the app inside listens (a connection the port proxy takes before that is dropped), then holds one open. */
 async function connect(port: string): Promise<Socket> {
@@ -133,7 +137,13 @@ describe('observation unavailable (SD_PROC_ROOT names an empty folder)', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sd-noproc-'));
     try {
       const worker = spawn(process.execPath, ['dist/worker/main.js'], {
-        env: { PATH: process.env.PATH, REDIS_URL: process.env.TEST_REDIS_URL, SD_INSTANCE: `test-noproc-${process.pid}`, SD_PROC_ROOT: empty, SD_ACTIVITY_SAMPLE_INTERVAL: '1' },
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: process.env.TEST_REDIS_URL,
+          SD_INSTANCE: `test-noproc-${process.pid}`,
+          SD_PROC_ROOT: empty,
+          SD_ACTIVITY_SAMPLE_INTERVAL: '1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

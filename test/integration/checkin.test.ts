@@ -12,7 +12,11 @@ afterAll(async () => {
 });
 
 async function createIn(harness: Harness, image: string) {
-  const res = await harness.http.post('/v1/containers').auth(...harness.auth).type('form').send({ image });
+  const res = await harness.http
+    .post('/v1/containers')
+    .auth(...harness.auth)
+    .type('form')
+    .send({ image });
   expect(res.status).toBe(201);
   return res.body as { container_id: string };
 }
@@ -63,13 +67,18 @@ describe('check-in tokens', () => {
 
   it('refuses an unknown token with 403 and changes nothing', async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
-    const res = await h.http.post('/v1/check-in').set('X-Forwarded-For', await addressOf(h, id)).set('Authorization', 'Bearer not-a-real-token').type('form').send({ active: '5' });
+    const res = await h.http
+      .post('/v1/check-in')
+      .set('X-Forwarded-For', await addressOf(h, id))
+      .set('Authorization', 'Bearer not-a-real-token')
+      .type('form')
+      .send({ active: '5' });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('invalid_token');
     expect(await activeOf(h, id)).toBe('0');
   });
 
-  it('refuses a check-in from one container carrying another container\'s token', async () => {
+  it("refuses a check-in from one container carrying another container's token", async () => {
     const { container_id: sender } = await createIn(h, TEST_IMAGES.demo);
     const { container_id: victim } = await createIn(h, TEST_IMAGES.noPorts);
     const output = await checkInFromInside(h, sender, `active-connections=9&token=${await tokenOf(h, victim)}`);
@@ -90,7 +99,7 @@ describe('check-in tokens', () => {
 });
 
 describe('POST /v1/check-in', () => {
-  it('from inside a container over the bridge, changes that container\'s active count', async () => {
+  it("from inside a container over the bridge, changes that container's active count", async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.demo);
     const output = await checkInFromInside(h, id, 'active-connections=4');
     expect(output).toContain('exit=0');
@@ -99,14 +108,12 @@ describe('POST /v1/check-in', () => {
     expect(res.body.last_check_in).not.toBeNull();
   });
 
-  it('receives the demo image\'s own periodic reports', async () => {
+  it("receives the demo image's own periodic reports", async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.fast);
-    await expect
-      .poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.last_check_in, { timeout: 15_000 })
-      .not.toBeNull();
+    await expect.poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.last_check_in, { timeout: 15_000 }).not.toBeNull();
   });
 
-  it('accepts the original images\' field name `active`, as form or JSON', async () => {
+  it("accepts the original images' field name `active`, as form or JSON", async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
     const ip = await addressOf(h, id);
     const form = await h.http.post('/v1/check-in').set('X-Forwarded-For', ip).type('form').send({ active: '2' });
@@ -156,7 +163,11 @@ describe('POST /v1/check-in', () => {
 
   it('needs no credentials', async () => {
     const { container_id: id } = await createIn(h, TEST_IMAGES.noPorts);
-    const res = await h.http.post('/v1/check-in').set('X-Forwarded-For', await addressOf(h, id)).type('form').send({ active: '1' });
+    const res = await h.http
+      .post('/v1/check-in')
+      .set('X-Forwarded-For', await addressOf(h, id))
+      .type('form')
+      .send({ active: '1' });
     expect(res.status).toBe(200);
   });
 });

@@ -126,7 +126,11 @@ describe('spin-docker (CLI)', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const id = (await cli(['run', TEST_IMAGES.noPorts])).stdout.trim();
-      const line = await waitUntil('the created event', async () => printed.split('\n').find((l) => l.includes('"container.created"') && l.includes(id)), 15_000);
+      const line = await waitUntil(
+        'the created event',
+        async () => printed.split('\n').find((l) => l.includes('"container.created"') && l.includes(id)),
+        15_000,
+      );
       expect(JSON.parse(line)).toMatchObject({ id: expect.stringMatching(/^\d+-\d+$/), type: 'container.created', data: { container_id: id } });
     } finally {
       events.kill('SIGTERM');

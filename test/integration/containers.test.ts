@@ -13,9 +13,19 @@ afterAll(async () => {
   await h?.close();
 });
 
-const create = (image: string) => h.http.post('/v1/containers').auth(...h.auth).type('form').send({ image });
+const create = (image: string) =>
+  h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .type('form')
+    .send({ image });
 const get = (id: string) => h.http.get(`/v1/containers/${id}`).auth(...h.auth);
-const patch = (id: string, status: string) => h.http.patch(`/v1/containers/${id}`).auth(...h.auth).type('form').send({ status });
+const patch = (id: string, status: string) =>
+  h.http
+    .patch(`/v1/containers/${id}`)
+    .auth(...h.auth)
+    .type('form')
+    .send({ status });
 const inspect = (id: string) => h.docker.getContainer(id).inspect();
 
 async function statusBecomes(id: string, status: string) {
@@ -48,11 +58,13 @@ describe('POST /v1/containers', () => {
     expect(info.State.Running).toBe(true);
     expect(info.HostConfig.Init).toBe(true);
     expect(info.Config.Labels['io.spin-docker.instance']).toBe(h.instance);
-
   });
 
   it('takes the image from a JSON body or the query string too', async () => {
-    const json = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts });
+    const json = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.noPorts });
     expect(json.status).toBe(201);
     const query = await h.http.post(`/v1/containers?image=${TEST_IMAGES.noPorts}`).auth(...h.auth);
     expect(query.status).toBe(201);
@@ -70,7 +82,11 @@ describe('POST /v1/containers', () => {
     ['not a reference', { image: 'Not An Image!' }, 'Image is not a valid image reference'],
   ])('refuses an image that is %s with 400', async (_what, body, message) => {
     const before = (await h.http.get('/v1/containers').auth(...h.auth)).body.length;
-    const res = await h.http.post('/v1/containers').auth(...h.auth).type('form').send(body);
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .type('form')
+      .send(body);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ message, code: expect.any(String) });
     expect((await h.http.get('/v1/containers').auth(...h.auth)).body.length).toBe(before);
@@ -83,10 +99,17 @@ describe('POST /v1/containers', () => {
   });
 
   it('answers 400 for malformed JSON and 413 for a body over 64 KiB', async () => {
-    const bad = await h.http.post('/v1/containers').auth(...h.auth).set('Content-Type', 'application/json').send('{"image": ');
+    const bad = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .set('Content-Type', 'application/json')
+      .send('{"image": ');
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('invalid_json');
-    const huge = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.demo, pad: 'x'.repeat(70_000) });
+    const huge = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.demo, pad: 'x'.repeat(70_000) });
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('body_too_large');
   });
@@ -150,7 +173,10 @@ describe('PATCH /v1/containers/<id>', () => {
 
   it('accepts a JSON body', async () => {
     const { body: created } = await create(TEST_IMAGES.noPorts);
-    const res = await h.http.patch(`/v1/containers/${created.container_id}`).auth(...h.auth).send({ status: 'stopped' });
+    const res = await h.http
+      .patch(`/v1/containers/${created.container_id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('stopping');
   });
@@ -221,8 +247,14 @@ describe('GET /v1/containers', () => {
     // The API alone: with a worker running, its Docker event follower would correct the records first.
     const alone = await startHarness({}, { worker: false });
     try {
-      const { body: gone } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.noPorts });
-      const { body: halted } = await alone.http.post('/v1/containers').auth(...alone.auth).send({ image: TEST_IMAGES.demo });
+      const { body: gone } = await alone.http
+        .post('/v1/containers')
+        .auth(...alone.auth)
+        .send({ image: TEST_IMAGES.noPorts });
+      const { body: halted } = await alone.http
+        .post('/v1/containers')
+        .auth(...alone.auth)
+        .send({ image: TEST_IMAGES.demo });
       await alone.docker.getContainer(gone.container_id as string).remove({ force: true });
       await alone.docker.getContainer(halted.container_id as string).stop({ t: 0 });
 
@@ -247,7 +279,7 @@ describe('GET /v1/containers', () => {
 });
 
 describe('GET /healthz', () => {
-  it('reports Redis, Docker and the worker\'s heartbeat, without credentials', async () => {
+  it("reports Redis, Docker and the worker's heartbeat, without credentials", async () => {
     const res = await h.http.get('/healthz');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok', activity: 'observed' });

@@ -85,7 +85,14 @@ afterAll(async () => {
   await containerJobs?.close();
   client?.disconnect();
   const mine = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
-  await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    mine.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   await redis?.destroy();
   await proxy?.destroy();
 });
@@ -140,7 +147,11 @@ describe('Redis restarting under the running API and worker', () => {
 
     await redis.down();
     // Bounded: a hang would fail here instead of answering.
-    for (const request of [http().get('/v1/containers'), http().get(`/v1/containers/${id}`), http().post('/v1/containers').send({ image: TEST_IMAGES.noPorts })]) {
+    for (const request of [
+      http().get('/v1/containers'),
+      http().get(`/v1/containers/${id}`),
+      http().post('/v1/containers').send({ image: TEST_IMAGES.noPorts }),
+    ]) {
       const res = await request.auth('admin', 'pw').timeout(10_000);
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ message: 'The state store (Redis) is unavailable', code: 'redis_unavailable' });
@@ -153,9 +164,7 @@ describe('Redis restarting under the running API and worker', () => {
     expect(await healthcheck('api')).toBe(1);
 
     await redis.up();
-    await expect
-      .poll(async () => (await http().get('/v1/containers').auth('admin', 'pw')).status, { timeout: 20_000, interval: 250 })
-      .toBe(200);
+    await expect.poll(async () => (await http().get('/v1/containers').auth('admin', 'pw')).status, { timeout: 20_000, interval: 250 }).toBe(200);
     const after = (await http().get('/v1/containers').auth('admin', 'pw')).body as { container_id: string }[];
     expect(after.map((c) => c.container_id).sort()).toEqual(before.map((c) => c.container_id).sort());
     // Nothing was created while Redis was away: no container without a record.
@@ -207,7 +216,11 @@ describe('graceful shutdown', () => {
   it('SIGTERM to the API finishes the request in flight, then it exits 0', async () => {
     const managed = async () => (await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } })).map((c) => c.Id);
     const known = new Set(await managed());
-    const pending = http().post('/v1/containers').auth('admin', 'pw').send({ image: TEST_IMAGES.noPorts }).then((res) => res);
+    const pending = http()
+      .post('/v1/containers')
+      .auth('admin', 'pw')
+      .send({ image: TEST_IMAGES.noPorts })
+      .then((res) => res);
     // Docker has the container: the request is under way on the server.
     await expect.poll(async () => (await managed()).filter((c) => !known.has(c)).length, { timeout: 10_000, interval: 10 }).toBe(1);
     api?.child.kill('SIGTERM');

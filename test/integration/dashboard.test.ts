@@ -65,7 +65,10 @@ describe('the dashboard', () => {
   });
 
   it('shows a container created elsewhere (by the API) at once, from the event stream', async () => {
-    const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts });
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.noPorts });
     await row(res.body.container_id as string).waitFor({ timeout: 10_000 });
   });
 
@@ -86,8 +89,11 @@ describe('the dashboard', () => {
     await row(id).locator('.status').getByText('running').waitFor({ timeout: 20_000 });
   });
 
-  it('follows a container\'s logs', async () => {
-    const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.chatty });
+  it("follows a container's logs", async () => {
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.chatty });
     const id = res.body.container_id as string;
     await row(id).getByRole('button', { name: 'Logs' }).click();
     const logs = page.locator('#logs-text');

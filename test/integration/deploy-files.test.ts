@@ -18,7 +18,10 @@ describe('deployment files', () => {
     // Check mode with --diff renders the settings file without writing it (--tags settings: that task only).
     const dir = mkdtempSync(join(tmpdir(), 'sd-inventory-'));
     const inventory = join(dir, 'hosts');
-    writeFileSync(inventory, '[spin_docker]\nlocalhost ansible_connection=local sd_password=from-inventory sd_environment=production\n[spin_docker:vars]\nsd_timeout_interval=1234\n');
+    writeFileSync(
+      inventory,
+      '[spin_docker]\nlocalhost ansible_connection=local sd_password=from-inventory sd_environment=production\n[spin_docker:vars]\nsd_timeout_interval=1234\n',
+    );
     // The services' restart (a handler) cannot run without systemd here; the rendering is what is checked.
     const { stdout } = await run('ansible-playbook', ['-i', inventory, 'ansible/spin_docker.yml', '--check', '--diff', '--tags', 'settings'], {
       env: { ...process.env, ANSIBLE_NOCOLOR: '1' },
@@ -53,7 +56,9 @@ describe('deployment files', () => {
   });
 
   it('docker-compose.yml passes docker-compose config: Redis append-only, the socket only where it is needed', async () => {
-    const { stdout } = await run('docker-compose', ['config'], { env: { ...process.env, SD_PASSWORD: 'pw', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' } });
+    const { stdout } = await run('docker-compose', ['config'], {
+      env: { ...process.env, SD_PASSWORD: 'pw', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' },
+    });
     expect(stdout).toMatch(/NODE_IMAGE: local\/node:test/);
     expect(stdout).toMatch(/image: local\/redis:test/);
     expect(stdout).toMatch(/--appendonly\s*\n?\s*- ['"]?yes/);
@@ -77,7 +82,10 @@ describe('deployment files', () => {
 
     const unset = { ...process.env };
     delete unset.SD_PASSWORD;
-    const refused = await run('docker-compose', ['config'], { env: unset }).then(() => '', (error: { stderr?: string }) => error.stderr ?? 'failed');
+    const refused = await run('docker-compose', ['config'], { env: unset }).then(
+      () => '',
+      (error: { stderr?: string }) => error.stderr ?? 'failed',
+    );
     expect(refused).toContain('set SD_PASSWORD');
   });
 });

@@ -41,12 +41,19 @@ afterAll(async () => {
 });
 
 async function create(image: string = TEST_IMAGES.noPorts): Promise<{ id: string; body: Record<string, string> }> {
-  const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .send({ image });
   expect(res.status).toBe(201);
   return { id: res.body.container_id as string, body: res.body as Record<string, string> };
 }
 
-const patch = (id: string, status: string) => h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status });
+const patch = (id: string, status: string) =>
+  h.http
+    .patch(`/v1/containers/${id}`)
+    .auth(...h.auth)
+    .send({ status });
 const running = async (id: string) => (await docker.getContainer(id).inspect()).State.Running;
 
 describe('processes that must not lie or stop badly', () => {
@@ -155,7 +162,17 @@ function refusedForks(cgroup: string): number {
 /** The use cases on the harness's store and queue, but with `runtime` as the engine. */
 function useCasesOn(runtime: ContainerRuntime) {
   const { store, queue, clock, logger } = h.worker;
-  const settings = { disableTimeouts: false, initialTimeoutInterval: 7200, timeoutInterval: 1800, stopTimeout: 3, checkinUrl: undefined, orphanGrace: 60, activitySources: { observed: true, reported: true }, allowedImages: ['*'], defaultSshKeys: [] };
+  const settings = {
+    disableTimeouts: false,
+    initialTimeoutInterval: 7200,
+    timeoutInterval: 1800,
+    stopTimeout: 3,
+    checkinUrl: undefined,
+    orphanGrace: 60,
+    activitySources: { observed: true, reported: true },
+    allowedImages: ['*'],
+    defaultSshKeys: [],
+  };
   const deps = { runtime, store, queue, clock, logger, settings };
   return { ...createContainerRequests(deps), ...createContainerJobs(deps) };
 }
@@ -163,8 +180,23 @@ function useCasesOn(runtime: ContainerRuntime) {
 /** A record with no container behind it, for tests that write the store directly. */
 function record(id: string): ContainerRecord {
   return {
-    id, name: `/forged-${id.slice(0, 6)}`, image: TEST_IMAGES.noPorts, status: 'running', active: 0, ports: {}, ip: '', startCount: 1,
-    checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
+    id,
+    name: `/forged-${id.slice(0, 6)}`,
+    image: TEST_IMAGES.noPorts,
+    status: 'running',
+    active: 0,
+    ports: {},
+    ip: '',
+    startCount: 1,
+    checkinAt: null,
+    createdAt: Date.now(),
+    nextCheckAt: null,
+    strikes: 0,
+    tokenHash: '',
+    pid: 0,
+    connections: null,
+    observedAt: null,
+    sshKeys: [],
   };
 }
 
@@ -225,7 +257,7 @@ describe('consistency corners', () => {
     expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body).toMatchObject({ status: 'stopped', ports: {} });
   });
 
-  it('a stored record that cannot be read is a 500 (logged), not the client\'s 400', async () => {
+  it("a stored record that cannot be read is a 500 (logged), not the client's 400", async () => {
     const id = 'c'.repeat(64);
     await h.api.redis.hset(`${h.api.prefix}c:${id}`, { container_id: id, name: '/x', image: 'x', status: 'exploded', ports: '{' });
     try {
@@ -237,7 +269,7 @@ describe('consistency corners', () => {
     }
   });
 
-  it('never starts, stops or removes a container without this installation\'s label, whatever a record says', async () => {
+  it("never starts, stops or removes a container without this installation's label, whatever a record says", async () => {
     const { stdout } = await run('docker', ['run', '-d', TEST_IMAGES.noPorts]);
     const foreign = stdout.trim();
     try {
@@ -269,7 +301,13 @@ describe('consistency corners', () => {
   it('GET /v1/containers never serves a list from before Redis lost writes (restarted from an older state)', async () => {
     const redis = await PrivateRedis.start();
     const backup = `${redis.dir}-backup`;
-    const config = loadConfig({ SD_PASSWORD: PASSWORD, SD_INSTANCE: `test-rollback-${process.pid}`, SD_ENVIRONMENT: 'test', SD_LOG_LEVEL: 'silent', REDIS_URL: redis.url });
+    const config = loadConfig({
+      SD_PASSWORD: PASSWORD,
+      SD_INSTANCE: `test-rollback-${process.pid}`,
+      SD_ENVIRONMENT: 'test',
+      SD_LOG_LEVEL: 'silent',
+      REDIS_URL: redis.url,
+    });
     const deps = await buildDeps(config, createLogger('silent', 'test'), { role: 'api', checkinUrl: 'http://127.0.0.1:1/v1/check-in' });
     const http = supertest(buildApp(deps));
     const listed = async () => ((await http.get('/v1/containers').auth('admin', PASSWORD)).body as { container_id: string }[]).map((c) => c.container_id);
@@ -332,9 +370,15 @@ describe('what a caller or a container must not be able to do', () => {
   });
 
   it('publishes the ports on SD_PUBLISH_ADDRESS only', async () => {
-    const loopback = await startHarness({ SD_PUBLISH_ADDRESS: '127.0.0.1', SD_CONTAINER_PIDS_LIMIT: '0', SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0' }, { worker: false });
+    const loopback = await startHarness(
+      { SD_PUBLISH_ADDRESS: '127.0.0.1', SD_CONTAINER_PIDS_LIMIT: '0', SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0' },
+      { worker: false },
+    );
     try {
-      const res = await loopback.http.post('/v1/containers').auth(...loopback.auth).send({ image: TEST_IMAGES.demo });
+      const res = await loopback.http
+        .post('/v1/containers')
+        .auth(...loopback.auth)
+        .send({ image: TEST_IMAGES.demo });
       expect(res.status).toBe(201);
       const info = await docker.getContainer(res.body.container_id as string).inspect();
       const bindings = Object.values(info.NetworkSettings.Ports).flat();
@@ -352,7 +396,16 @@ describe('what a caller or a container must not be able to do', () => {
     const instance = `test-login-${process.pid}`;
     const apps: Awaited<ReturnType<typeof buildDeps>>[] = [];
     const apiProcess = async (env: Record<string, string> = {}) => {
-      const config = loadConfig({ SD_PASSWORD: PASSWORD, SD_INSTANCE: instance, SD_ENVIRONMENT: 'test', SD_LOG_LEVEL: 'silent', REDIS_URL: testRedisUrl(), SD_LOGIN_MAX_FAILURES: '4', SD_LOGIN_LOCKOUT: '60', ...env });
+      const config = loadConfig({
+        SD_PASSWORD: PASSWORD,
+        SD_INSTANCE: instance,
+        SD_ENVIRONMENT: 'test',
+        SD_LOG_LEVEL: 'silent',
+        REDIS_URL: testRedisUrl(),
+        SD_LOGIN_MAX_FAILURES: '4',
+        SD_LOGIN_LOCKOUT: '60',
+        ...env,
+      });
       const deps = await buildDeps(config, createLogger('silent', 'test'), { role: 'api', checkinUrl: 'http://127.0.0.1:1/v1/check-in' });
       apps.push(deps);
       const http = supertest(buildApp(deps));

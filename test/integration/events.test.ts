@@ -16,7 +16,8 @@ const open = async (options: { lastEventId?: string; path?: string } = {}) => {
   clients.push(client);
   return client;
 };
-const about = (id: string, type: string) => (frame: SseFrame) => frame.event === type && (JSON.parse(frame.data ?? '{}') as { container_id?: string }).container_id === id;
+const about = (id: string, type: string) => (frame: SseFrame) =>
+  frame.event === type && (JSON.parse(frame.data ?? '{}') as { container_id?: string }).container_id === id;
 
 beforeAll(async () => {
   h = await startHarness({ SD_EVENTS_HEARTBEAT: '1', SD_ACTIVITY_SAMPLE_INTERVAL: '1' });
@@ -27,13 +28,16 @@ afterAll(async () => {
 });
 
 async function create(): Promise<string> {
-  const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.demo });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .send({ image: TEST_IMAGES.demo });
   expect(res.status).toBe(201);
   return res.body.container_id as string;
 }
 
 describe('GET /v1/events', () => {
-  it('streams a container\'s life, from the API (created, stopping, deleting) and from the worker (stopped, deleted), in order', async () => {
+  it("streams a container's life, from the API (created, stopping, deleting) and from the worker (stopped, deleted), in order", async () => {
     const events = await open();
     expect(events.response.statusCode).toBe(200);
     expect(events.response.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -45,12 +49,18 @@ describe('GET /v1/events', () => {
     expect(body.container).toMatchObject({ container_id: id, status: 'running', ssh_keys: [] });
     expect(created.data).not.toMatch(/token|tokenHash/);
 
-    await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'stopped' });
+    await h.http
+      .patch(`/v1/containers/${id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     const stopping = await events.next(about(id, 'container.stopping'));
     const stopped = await events.next(about(id, 'container.stopped'));
     expect(JSON.parse(stopped.data as string).container.status).toBe('stopped');
 
-    await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'running' });
+    await h.http
+      .patch(`/v1/containers/${id}`)
+      .auth(...h.auth)
+      .send({ status: 'running' });
     const started = await events.next(about(id, 'container.started'));
     await h.http.delete(`/v1/containers/${id}`).auth(...h.auth);
     await events.next(about(id, 'container.deleting'));
@@ -69,7 +79,10 @@ describe('GET /v1/events', () => {
     first.close();
 
     // While no one listens: a stop (API, then worker) and another container.
-    await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'stopped' });
+    await h.http
+      .patch(`/v1/containers/${id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     await expect.poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.status, { timeout: 20_000 }).toBe('stopped');
     const other = await create();
 
@@ -107,7 +120,10 @@ describe('GET /v1/events', () => {
 
   it('tells of activity when a sample sees a client connect and leave (container.activity, from the worker)', async () => {
     const events = await open();
-    const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.httpd });
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.httpd });
     const id = res.body.container_id as string;
     const port = res.body.app_port as string;
     await firstBytesOnce(port, 'GET / HTTP/1.0\r\n\r\n');
@@ -138,7 +154,10 @@ describe('GET /v1/events', () => {
   });
 
   it('refuses a malformed Last-Event-ID and unknown parameters with a 400, and asks for credentials', async () => {
-    const bad = await h.http.get('/v1/events').auth(...h.auth).set('Last-Event-ID', 'yesterday');
+    const bad = await h.http
+      .get('/v1/events')
+      .auth(...h.auth)
+      .set('Last-Event-ID', 'yesterday');
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/Last-Event-ID must be an event id/);
     expect((await h.http.get('/v1/events?since=0').auth(...h.auth)).status).toBe(400);
@@ -147,10 +166,14 @@ describe('GET /v1/events', () => {
 
   it('tells of a pull of an image: pulling, then failed, with the pull object', async () => {
     const events = await open();
-    const res = await h.http.post('/v1/images').auth(...h.auth).send({ image: '127.0.0.1:1/nothing-here:1' });
+    const res = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: '127.0.0.1:1/nothing-here:1' });
     expect(res.status).toBe(202);
     const pullId = res.body.pull_id as string;
-    const isPull = (status: string) => (f: SseFrame) => f.event === 'image.pull' && JSON.parse(f.data as string).pull.pull_id === pullId && JSON.parse(f.data as string).pull.status === status;
+    const isPull = (status: string) => (f: SseFrame) =>
+      f.event === 'image.pull' && JSON.parse(f.data as string).pull.pull_id === pullId && JSON.parse(f.data as string).pull.status === status;
     await events.next(isPull('pulling'));
     const failed = await events.next(isPull('failed'), 40_000);
     expect(JSON.parse(failed.data as string).pull.error).toMatch(/\S/);

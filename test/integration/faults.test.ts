@@ -12,7 +12,10 @@ afterAll(async () => {
 });
 
 async function create(harness: Harness, image: string = TEST_IMAGES.demo): Promise<string> {
-  const res = await harness.http.post('/v1/containers').auth(...harness.auth).send({ image });
+  const res = await harness.http
+    .post('/v1/containers')
+    .auth(...harness.auth)
+    .send({ image });
   expect(res.status).toBe(201);
   return res.body.container_id as string;
 }
@@ -31,7 +34,7 @@ async function bothSides(harness: Harness) {
   };
 }
 
-describe('Docker stays the truth: changes made behind the API\'s back', () => {
+describe("Docker stays the truth: changes made behind the API's back", () => {
   it('follows docker stop, start, kill and rm -f within seconds, without any audit request', async () => {
     const id = await create(h);
     const container = h.docker.getContainer(id);
@@ -81,8 +84,17 @@ describe('a storm of concurrent creates, stops, starts and deletes', () => {
     // keep the engine busy past the 30 s default, which would answer 503 by design.
     const storm = await startHarness({ SD_STOP_TIMEOUT: '1', SD_DOCKER_TIMEOUT: '180' });
     try {
-      const patch = (id: string, status: string) => storm.http.patch(`/v1/containers/${id}`).auth(...storm.auth).send({ status }).then((r) => r.status);
-      const remove = (id: string) => storm.http.delete(`/v1/containers/${id}`).auth(...storm.auth).then((r) => r.status);
+      const patch = (id: string, status: string) =>
+        storm.http
+          .patch(`/v1/containers/${id}`)
+          .auth(...storm.auth)
+          .send({ status })
+          .then((r) => r.status);
+      const remove = (id: string) =>
+        storm.http
+          .delete(`/v1/containers/${id}`)
+          .auth(...storm.auth)
+          .then((r) => r.status);
       // A fixed pattern, so that a failure can be replayed: each container gets a different mix of requests.
       const mixes = [
         (id: string) => [patch(id, 'stopped'), patch(id, 'running')],
@@ -94,7 +106,10 @@ describe('a storm of concurrent creates, stops, starts and deletes', () => {
       ];
       const statuses: number[] = [];
       const creates = Array.from({ length: 50 }, async (_, i) => {
-        const res = await storm.http.post('/v1/containers').auth(...storm.auth).send({ image: TEST_IMAGES.noPorts });
+        const res = await storm.http
+          .post('/v1/containers')
+          .auth(...storm.auth)
+          .send({ image: TEST_IMAGES.noPorts });
         statuses.push(res.status);
         const mix = mixes[i % mixes.length];
         if (res.status === 201 && mix !== undefined) statuses.push(...(await Promise.all(mix(res.body.container_id as string))));
@@ -107,7 +122,10 @@ describe('a storm of concurrent creates, stops, starts and deletes', () => {
       expect(statuses.filter((s) => s >= 400 && s !== 409 && s !== 404)).toEqual([]);
 
       await expect
-        .poll(async () => (await storm.worker.store.list()).filter((r) => r.status === 'stopping' || r.status === 'deleting').length, { timeout: 60_000, interval: 250 })
+        .poll(async () => (await storm.worker.store.list()).filter((r) => r.status === 'stopping' || r.status === 'deleting').length, {
+          timeout: 60_000,
+          interval: 250,
+        })
         .toBe(0);
       const { records, containers } = await bothSides(storm);
       expect(records).toEqual(containers);
@@ -124,12 +142,19 @@ describe('what a caller may ask for', () => {
   it('refuses privileged mode, host mounts, host networking or any other option, and creates nothing', async () => {
     const before = await h.worker.runtime.listManaged();
     for (const extra of [{ privileged: 'true' }, { binds: '/:/host' }, { network_mode: 'host' }, { HostConfig: { Privileged: true } }]) {
-      const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts, ...extra });
+      const res = await h.http
+        .post('/v1/containers')
+        .auth(...h.auth)
+        .send({ image: TEST_IMAGES.noPorts, ...extra });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('option_not_allowed');
       expect(res.body.message).toContain(Object.keys(extra)[0]);
     }
-    const viaQuery = await h.http.post('/v1/containers?privileged=1').auth(...h.auth).type('form').send({ image: TEST_IMAGES.noPorts });
+    const viaQuery = await h.http
+      .post('/v1/containers?privileged=1')
+      .auth(...h.auth)
+      .type('form')
+      .send({ image: TEST_IMAGES.noPorts });
     expect(viaQuery.status).toBe(400);
     expect((await h.worker.runtime.listManaged()).length).toBe(before.length);
   });

@@ -15,7 +15,10 @@ let realId = '';
 beforeAll(async () => {
   // Failed logins from the fuzzer would otherwise lock loopback out and hide every route behind a 429.
   h = await startHarness({ SD_LOGIN_MAX_FAILURES: '1000000' });
-  const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .send({ image: TEST_IMAGES.noPorts });
   expect(res.status).toBe(201);
   realId = res.body.container_id as string;
 });
@@ -40,22 +43,59 @@ function random(seed: number) {
 }
 
 const STRANGE_STRINGS = [
-  '', ' ', '\u0000', 'null', 'undefined', 'true', '-1', '1e999', '9'.repeat(400), 'NaN', '0x10', '1.5', ' 3 ', '²',
-  '../../etc/passwd', '%00', '%zz', '<script>', "' OR 1=1 --", '${jndi:x}', '__proto__', 'constructor', '\u202e', '😀',
-  'x'.repeat(70_000), 'a'.repeat(300), 'spin-docker/demo:latest@sha256:', 'UPPER/Case', 'localhost:99999/x', ':tag', 'image::',
+  '',
+  ' ',
+  '\u0000',
+  'null',
+  'undefined',
+  'true',
+  '-1',
+  '1e999',
+  '9'.repeat(400),
+  'NaN',
+  '0x10',
+  '1.5',
+  ' 3 ',
+  '²',
+  '../../etc/passwd',
+  '%00',
+  '%zz',
+  '<script>',
+  "' OR 1=1 --",
+  '${jndi:x}',
+  '__proto__',
+  'constructor',
+  '\u202e',
+  '😀',
+  'x'.repeat(70_000),
+  'a'.repeat(300),
+  'spin-docker/demo:latest@sha256:',
+  'UPPER/Case',
+  'localhost:99999/x',
+  ':tag',
+  'image::',
 ];
 
 function strangeValue(r: ReturnType<typeof random>): unknown {
   switch (r.int(9)) {
-    case 0: return r.pick(STRANGE_STRINGS);
-    case 1: return r.int(2) === 0 ? -r.int(1e9) : r.next() * 1e308;
-    case 2: return null;
-    case 3: return [r.pick(STRANGE_STRINGS), r.int(5)];
-    case 4: return { $gt: '', nested: { deeper: [r.pick(STRANGE_STRINGS)] } };
-    case 5: return r.int(2) === 0;
-    case 6: return JSON.parse('{"__proto__": {"polluted": true}}') as unknown;
-    case 7: return 'x'.repeat(r.int(5_000));
-    default: return r.bytes(r.int(40)).toString('latin1');
+    case 0:
+      return r.pick(STRANGE_STRINGS);
+    case 1:
+      return r.int(2) === 0 ? -r.int(1e9) : r.next() * 1e308;
+    case 2:
+      return null;
+    case 3:
+      return [r.pick(STRANGE_STRINGS), r.int(5)];
+    case 4:
+      return { $gt: '', nested: { deeper: [r.pick(STRANGE_STRINGS)] } };
+    case 5:
+      return r.int(2) === 0;
+    case 6:
+      return JSON.parse('{"__proto__": {"polluted": true}}') as unknown;
+    case 7:
+      return 'x'.repeat(r.int(5_000));
+    default:
+      return r.bytes(r.int(40)).toString('latin1');
   }
 }
 
@@ -71,11 +111,31 @@ interface Case {
 
 function makeCase(r: ReturnType<typeof random>, i: number): Case {
   // (A prefix of the real id is a valid short id: the 63-character one here starts differently.)
-  const ids = [realId, realId.toUpperCase(), `${realId.startsWith('a') ? 'b' : 'a'}${realId.slice(1, 63)}`, `${realId}0`, 'f'.repeat(64), '..%2F..%2Fetc', '%zz', 'x'.repeat(10_000), encodeURIComponent(r.pick(STRANGE_STRINGS)), ''];
+  const ids = [
+    realId,
+    realId.toUpperCase(),
+    `${realId.startsWith('a') ? 'b' : 'a'}${realId.slice(1, 63)}`,
+    `${realId}0`,
+    'f'.repeat(64),
+    '..%2F..%2Fetc',
+    '%zz',
+    'x'.repeat(10_000),
+    encodeURIComponent(r.pick(STRANGE_STRINGS)),
+    '',
+  ];
   const paths = [
-    '/v1/containers', `/v1/containers/${r.pick(ids)}`, '/v1/images', '/v1/check-in', '/v1/containers/', '/v1//containers',
-    `/v1/containers?audit=${encodeURIComponent(r.pick(STRANGE_STRINGS))}`, `/v1/containers?${r.pick(FIELDS)}=${encodeURIComponent(String(strangeValue(r)))}`,
-    `/v1/${encodeURIComponent(r.pick(STRANGE_STRINGS))}`, '/', '/v2/containers', `/v1/check-in?active=${encodeURIComponent(String(strangeValue(r)))}`,
+    '/v1/containers',
+    `/v1/containers/${r.pick(ids)}`,
+    '/v1/images',
+    '/v1/check-in',
+    '/v1/containers/',
+    '/v1//containers',
+    `/v1/containers?audit=${encodeURIComponent(r.pick(STRANGE_STRINGS))}`,
+    `/v1/containers?${r.pick(FIELDS)}=${encodeURIComponent(String(strangeValue(r)))}`,
+    `/v1/${encodeURIComponent(r.pick(STRANGE_STRINGS))}`,
+    '/',
+    '/v2/containers',
+    `/v1/check-in?active=${encodeURIComponent(String(strangeValue(r)))}`,
   ];
   let path = r.pick(paths);
   let method = r.pick(['GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'CONNECT']);
@@ -86,10 +146,17 @@ function makeCase(r: ReturnType<typeof random>, i: number): Case {
   const headers: Record<string, string> = {};
   const auth = r.int(10);
   if (auth < 7) headers.authorization = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
-  else if (auth === 7) headers.authorization = r.pick(['Basic', 'Basic !!!', `Bearer ${'t'.repeat(r.int(3000))}`, `Basic ${Buffer.from('admin').toString('base64')}`, 'Digest x']);
+  else if (auth === 7)
+    headers.authorization = r.pick(['Basic', 'Basic !!!', `Bearer ${'t'.repeat(r.int(3000))}`, `Basic ${Buffer.from('admin').toString('base64')}`, 'Digest x']);
   // A fresh address for every request with wrong credentials, so that the login throttle never delays the run.
-  if (auth === 7 || r.int(4) === 0) headers['x-forwarded-for'] = auth === 7 ? `198.18.${i >> 8}.${i & 255}` : r.pick(['junk', '1.2.3.4, 5.6.7.8', '::ffff:', '999.1.1.1', 'x'.repeat(2000), '']);
-  if (r.int(8) === 0) headers['x-real-ip'] = r.pick(STRANGE_STRINGS).slice(0, 100).replace(/[^\x20-\x7e]/g, '');
+  if (auth === 7 || r.int(4) === 0)
+    headers['x-forwarded-for'] =
+      auth === 7 ? `198.18.${i >> 8}.${i & 255}` : r.pick(['junk', '1.2.3.4, 5.6.7.8', '::ffff:', '999.1.1.1', 'x'.repeat(2000), '']);
+  if (r.int(8) === 0)
+    headers['x-real-ip'] = r
+      .pick(STRANGE_STRINGS)
+      .slice(0, 100)
+      .replace(/[^\x20-\x7e]/g, '');
 
   let body: Buffer | undefined;
   const kind = r.int(6);
@@ -104,7 +171,11 @@ function makeCase(r: ReturnType<typeof random>, i: number): Case {
         break;
       case 2:
         headers['content-type'] = 'application/x-www-form-urlencoded';
-        body = Buffer.from(Object.entries(fields).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&') + (r.int(3) === 0 ? '&a=%E0%A4%A&&&==' : ''));
+        body = Buffer.from(
+          Object.entries(fields)
+            .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+            .join('&') + (r.int(3) === 0 ? '&a=%E0%A4%A&&&==' : ''),
+        );
         break;
       case 3:
         headers['content-type'] = r.pick(['text/plain', 'multipart/form-data; boundary=x', 'application/xml', '', '*/*', 'application/json; charset=bogus']);
@@ -151,12 +222,18 @@ function sendRaw(port: number, bytes: Buffer): Promise<number> {
 
 function rawCase(r: ReturnType<typeof random>): Buffer {
   switch (r.int(6)) {
-    case 0: return r.bytes(r.int(500));
-    case 1: return Buffer.from(`GET /v1/containers HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
-    case 2: return Buffer.from('POST /v1/check-in HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n');
-    case 3: return Buffer.from('POST /v1/containers HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nimage');
-    case 4: return Buffer.from(`${r.pick(['GET', 'POST'])} /v1/containers HTTP/1.1\r\nHost: x\r\n${r.bytes(50).toString('latin1')}\r\n\r\n`);
-    default: return Buffer.from(`GET ${'/v1'.repeat(r.int(5000))} HTTP/1.1\r\n\r\n`);
+    case 0:
+      return r.bytes(r.int(500));
+    case 1:
+      return Buffer.from(`GET /v1/containers HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    case 2:
+      return Buffer.from('POST /v1/check-in HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n');
+    case 3:
+      return Buffer.from('POST /v1/containers HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nimage');
+    case 4:
+      return Buffer.from(`${r.pick(['GET', 'POST'])} /v1/containers HTTP/1.1\r\nHost: x\r\n${r.bytes(50).toString('latin1')}\r\n\r\n`);
+    default:
+      return Buffer.from(`GET ${'/v1'.repeat(r.int(5000))} HTTP/1.1\r\n\r\n`);
   }
 }
 
@@ -189,7 +266,9 @@ describe('a fuzz pass over every route', () => {
     }
 
     const summary = [...counts.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status === -1 ? 'reset' : status === 0 ? 'closed' : status}×${n}`);
-    process.stdout.write(`fuzz (seed ${SEED}): ${REQUESTS + RAW} tried (${REQUESTS} HTTP requests, ${RAW} raw); answers ${summary.join(' ')}; 5xx: ${fives.length}\n`);
+    process.stdout.write(
+      `fuzz (seed ${SEED}): ${REQUESTS + RAW} tried (${REQUESTS} HTTP requests, ${RAW} raw); answers ${summary.join(' ')}; 5xx: ${fives.length}\n`,
+    );
     expect(fives).toEqual([]);
     // Still serving, and nothing changed.
     expect((await h.http.get('/v1/containers').auth(...h.auth)).status).toBe(200);

@@ -14,7 +14,11 @@ afterEach(async () => {
 });
 
 async function create(harness: Harness, image: string) {
-  const res = await harness.http.post('/v1/containers').auth(...harness.auth).type('form').send({ image });
+  const res = await harness.http
+    .post('/v1/containers')
+    .auth(...harness.auth)
+    .type('form')
+    .send({ image });
   expect(res.status).toBe(201);
   return res.body as { container_id: string; app_port: string; next_check_at: string | null };
 }

@@ -44,7 +44,10 @@ describe('GET /v1/images', () => {
 
   it('asks the engine itself while it cannot follow it, and is rebuilt once it can', async () => {
     await proxy.down();
-    const res = await h.http.get('/v1/images').auth(...h.auth).timeout(10_000);
+    const res = await h.http
+      .get('/v1/images')
+      .auth(...h.auth)
+      .timeout(10_000);
     expect(res.status).toBe(503);
     expect(res.body.code).toBe('docker_unavailable');
     // A tag made while nobody can see it…

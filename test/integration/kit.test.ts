@@ -47,7 +47,10 @@ interface Started {
 }
 
 async function start(image: string, options: { ssh_key?: string; env?: Record<string, string> } = {}): Promise<Started> {
-  const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image, ...options });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .send({ image, ...options });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   expect(res.body.status).toBe('running');
   return { id: res.body.container_id as string, ssh: res.body.ssh_port as string, app: res.body.app_port as string };
@@ -55,8 +58,26 @@ async function start(image: string, options: { ssh_key?: string; env?: Record<st
 
 /** `ssh -i <key> root@127.0.0.1 <command>` without prompts or known-hosts files: its exit code and output. */
 async function ssh(port: string, keyName: string, command: string): Promise<{ code: number; out: string }> {
-  const args = ['-i', key(keyName), '-p', port, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', command];
+  const args = [
+    '-i',
+    key(keyName),
+    '-p',
+    port,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=5',
+    '-o',
+    'LogLevel=ERROR',
+    'root@127.0.0.1',
+    command,
+  ];
   try {
     const { stdout } = await run('ssh', args, { timeout: 20_000 });
     return { code: 0, out: stdout };
@@ -68,7 +89,11 @@ async function ssh(port: string, keyName: string, command: string): Promise<{ co
 
 /** Waits for sshd to answer (the first start makes the host keys), then runs the command. */
 async function sshWhenUp(port: string, keyName: string, command: string) {
-  await waitUntil(`sshd on ${port}`, async () => ((await run('ssh-keyscan', ['-p', port, '-T', '2', '127.0.0.1']).catch(() => ({ stdout: '' }))).stdout ? true : undefined), 30_000);
+  await waitUntil(
+    `sshd on ${port}`,
+    async () => ((await run('ssh-keyscan', ['-p', port, '-T', '2', '127.0.0.1']).catch(() => ({ stdout: '' }))).stdout ? true : undefined),
+    30_000,
+  );
   return ssh(port, keyName, command);
 }
 
@@ -94,10 +119,14 @@ describe('spin-docker/base', () => {
   it('makes its own SSH host keys per container: no two containers share one', async () => {
     const [a, b] = [await start(TEST_IMAGES.base), await start(TEST_IMAGES.base)];
     const scan = async (port: string) =>
-      waitUntil(`host key on ${port}`, async () => {
-        const { stdout } = await run('ssh-keyscan', ['-t', 'ed25519', '-p', port, '-T', '2', '127.0.0.1']).catch(() => ({ stdout: '' }));
-        return stdout.split(' ')[2]?.trim() || undefined;
-      }, 30_000);
+      waitUntil(
+        `host key on ${port}`,
+        async () => {
+          const { stdout } = await run('ssh-keyscan', ['-t', 'ed25519', '-p', port, '-T', '2', '127.0.0.1']).catch(() => ({ stdout: '' }));
+          return stdout.split(' ')[2]?.trim() || undefined;
+        },
+        30_000,
+      );
     const [keyA, keyB] = [await scan(a.ssh), await scan(b.ssh)];
     expect(keyA).toMatch(/^AAAA/);
     expect(keyA).not.toBe(keyB);
@@ -108,9 +137,11 @@ describe('spin-docker/base', () => {
 });
 
 describe('sd-init', () => {
-  it('ends the container with the service\'s own status when the service ends, stopping sshd too', async () => {
+  it("ends the container with the service's own status when the service ends, stopping sshd too", async () => {
     // Plain `docker run`, no --init: tini is PID 1.
-    const result = await run('docker', ['run', '--rm', TEST_IMAGES.base, 'sh', '-c', 'sleep 1; exit 3']).catch((error: { code: number; stderr: string }) => error);
+    const result = await run('docker', ['run', '--rm', TEST_IMAGES.base, 'sh', '-c', 'sleep 1; exit 3']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(result).toMatchObject({ code: 3, stderr: expect.stringMatching(/sd-init: sh ended \(status 3\): stopping the rest/) });
   });
 });
@@ -128,12 +159,19 @@ describe('spin-docker/postgres', () => {
     expect(inside).toEqual({ code: 0, out: 'shop\n' });
 
     // A stop is a fast shutdown (SIGINT to postgres), not a kill at the timeout.
-    const res = await h.http.patch(`/v1/containers/${c.id}`).auth(...h.auth).send({ status: 'stopped' });
+    const res = await h.http
+      .patch(`/v1/containers/${c.id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     expect(res.status).toBe(200);
-    const state = await waitUntil('the container stopped', async () => {
-      const s = (await docker.getContainer(c.id).inspect()).State;
-      return s.Running ? undefined : s;
-    }, 30_000);
+    const state = await waitUntil(
+      'the container stopped',
+      async () => {
+        const s = (await docker.getContainer(c.id).inspect()).State;
+        return s.Running ? undefined : s;
+      },
+      30_000,
+    );
     expect(state.ExitCode).toBe(0);
     const logs = (await docker.getContainer(c.id).logs({ stdout: true, stderr: true })).toString();
     expect(logs).toMatch(/database system is shut down/);
@@ -141,10 +179,14 @@ describe('spin-docker/postgres', () => {
 
   it('makes a random password when none is given, and tells it once in the log', async () => {
     const c = await start(TEST_IMAGES.postgres);
-    const password = await waitUntil('the generated password in the log', async () => {
-      const res = await h.http.get(`/v1/containers/${c.id}/logs`).auth(...h.auth);
-      return /the password of postgres is (\S+)/.exec(res.text)?.[1];
-    }, 30_000);
+    const password = await waitUntil(
+      'the generated password in the log',
+      async () => {
+        const res = await h.http.get(`/v1/containers/${c.id}/logs`).auth(...h.auth);
+        return /the password of postgres is (\S+)/.exec(res.text)?.[1];
+      },
+      30_000,
+    );
     expect(password.length).toBeGreaterThanOrEqual(20);
     expect(await waitUntil('psql', () => psql(c.app, password, 'select 2').catch(() => undefined), 60_000)).toBe('2');
     await expect(psql(c.app, '', 'select 1')).rejects.toThrow();
@@ -160,10 +202,14 @@ describe('spin-docker/postgres', () => {
       env: { ...process.env, PGPASSWORD: 'kit-secret' },
     });
     expect(await waitUntil('a client backend', async () => ((await count()) === '1' ? '1' : undefined), 10_000)).toBe('1');
-    const view = await waitUntil('a reported activity', async () => {
-      const res = await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth);
-      return res.body.activity_source === 'reported' ? res.body : undefined;
-    }, 15_000);
+    const view = await waitUntil(
+      'a reported activity',
+      async () => {
+        const res = await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth);
+        return res.body.activity_source === 'reported' ? res.body : undefined;
+      },
+      15_000,
+    );
     expect(view.last_check_in).not.toBeNull();
     await held;
   });
@@ -172,10 +218,14 @@ describe('spin-docker/postgres', () => {
 describe('spin-docker/django', () => {
   it('serves its page through gunicorn on the app port, and SSH on 22', async () => {
     const c = await start(TEST_IMAGES.django, { ssh_key: publicKey('alice') });
-    const page = await waitUntil('the Django page', async () => {
-      const res = await fetch(`http://127.0.0.1:${c.app}/`).catch(() => undefined);
-      return res?.ok ? res.text() : undefined;
-    }, 30_000);
+    const page = await waitUntil(
+      'the Django page',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${c.app}/`).catch(() => undefined);
+        return res?.ok ? res.text() : undefined;
+      },
+      30_000,
+    );
     expect(page).toMatch(/Hello from Django 3\.2\.\d+<\/h1>/);
     expect((await sshWhenUp(c.ssh, 'alice', 'ps -o user= -C gunicorn | sort -u')).out).toBe('app\n');
   });
@@ -184,11 +234,28 @@ describe('spin-docker/django', () => {
 describe('spin-docker/redis', () => {
   it('answers redis-cli ping, and asks for REDIS_PASSWORD when one is set', async () => {
     const open = await start(TEST_IMAGES.redis);
-    const ping = (port: string, ...extra: string[]) => run('redis-cli', ['-h', '127.0.0.1', '-p', port, ...extra, 'ping'], { timeout: 5_000 }).then((r) => r.stdout.trim());
-    expect(await waitUntil('PONG', () => ping(open.app).then((out) => (out === 'PONG' ? out : undefined)).catch(() => undefined), 30_000)).toBe('PONG');
+    const ping = (port: string, ...extra: string[]) =>
+      run('redis-cli', ['-h', '127.0.0.1', '-p', port, ...extra, 'ping'], { timeout: 5_000 }).then((r) => r.stdout.trim());
+    expect(
+      await waitUntil(
+        'PONG',
+        () =>
+          ping(open.app)
+            .then((out) => (out === 'PONG' ? out : undefined))
+            .catch(() => undefined),
+        30_000,
+      ),
+    ).toBe('PONG');
 
     const locked = await start(TEST_IMAGES.redis, { env: { REDIS_PASSWORD: 'kit-secret' } });
-    await waitUntil('redis up', () => ping(locked.app).then((out) => out || undefined).catch(() => undefined), 30_000);
+    await waitUntil(
+      'redis up',
+      () =>
+        ping(locked.app)
+          .then((out) => out || undefined)
+          .catch(() => undefined),
+      30_000,
+    );
     expect(await ping(locked.app)).toMatch(/NOAUTH/);
     expect(await ping(locked.app, '--no-auth-warning', '-a', 'kit-secret')).toBe('PONG');
   });

@@ -11,7 +11,12 @@ let id = '';
 beforeAll(async () => {
   await proxy.up();
   h = await startHarness({ DOCKER_HOST: proxy.dockerHost }, { worker: false });
-  id = (await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.chatty })).body.container_id as string;
+  id = (
+    await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.chatty })
+  ).body.container_id as string;
   await new Promise((resolve) => setTimeout(resolve, 1500));
 });
 afterAll(async () => {
@@ -53,7 +58,7 @@ describe('GET /v1/containers/<id>/logs', () => {
     for (const line of res.text.trim().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (out|err)-\d+$/);
   });
 
-  it('follows until the client goes away, and drops the engine\'s stream then', async () => {
+  it("follows until the client goes away, and drops the engine's stream then", async () => {
     const following = () => proxy.openMatching(/\/logs\?.*follow=(1|true)/);
     expect(following()).toBe(0);
     let text = '';

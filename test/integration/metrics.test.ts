@@ -14,7 +14,6 @@ afterAll(async () => {
   await open?.close();
 });
 
-
 describe('GET /metrics', () => {
   it('counts check-ins by result', async () => {
     const before = (await h.http.get('/metrics').auth(...h.auth)).text;
@@ -39,8 +38,13 @@ describe('GET /metrics', () => {
     const worker = await startHarness();
     try {
       for (const image of ['127.0.0.1:9/first/app:1', '127.0.0.1:9/second/app:2']) {
-        const res = await worker.http.post('/v1/images').auth(...worker.auth).send({ image });
-        await expect.poll(async () => (await worker.http.get(`/v1/images/pulls/${res.body.pull_id}`).auth(...worker.auth)).body.status, { timeout: 20_000 }).toBe('failed');
+        const res = await worker.http
+          .post('/v1/images')
+          .auth(...worker.auth)
+          .send({ image });
+        await expect
+          .poll(async () => (await worker.http.get(`/v1/images/pulls/${res.body.pull_id}`).auth(...worker.auth)).body.status, { timeout: 20_000 })
+          .toBe('failed');
       }
       const text = await worker.worker.metrics.registry.metrics();
       expect(sample(text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'pull image', outcome: 'error' })).toBe(2);

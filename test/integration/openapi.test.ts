@@ -25,26 +25,57 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
-  it('is valid OpenAPI 3.1, public, and generated from the schemas (the create body is the validator\'s)', async () => {
+  it("is valid OpenAPI 3.1, public, and generated from the schemas (the create body is the validator's)", async () => {
     const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(doc.openapi).toBe('3.1.0');
-    const create = (doc.paths['/v1/containers']?.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, { pattern?: string }>; required: string[]; additionalProperties: boolean } }> } })
-      .requestBody.content['application/json']?.schema;
+    const create = (
+      doc.paths['/v1/containers']?.post as unknown as {
+        requestBody: {
+          content: Record<string, { schema: { properties: Record<string, { pattern?: string }>; required: string[]; additionalProperties: boolean } }>;
+        };
+      }
+    ).requestBody.content['application/json']?.schema;
     expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['env', 'image', 'ssh_key']);
     expect(create?.required).toEqual(['image']);
     expect(create?.additionalProperties).toBe(false);
     expect(create?.properties.image?.pattern).toMatch(/^\^/);
   });
 
+  it('names every operation (generated clients name their methods after it), each once', () => {
+    const operations = Object.values(doc.paths).flatMap((item) =>
+      Object.entries(item)
+        .filter(([key]) => key !== 'parameters')
+        .map(([, operation]) => (operation as { operationId?: string }).operationId),
+    );
+    expect(operations.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(operations).size).toBe(operations.length);
+  });
+
   it('documents every route the server has', () => {
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((key) => key !== 'parameters').map((method) => `${method.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => key !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
     expect(documented.sort()).toEqual(
       [
-        'GET /v1/containers', 'POST /v1/containers', 'GET /v1/containers/{id}', 'PATCH /v1/containers/{id}', 'DELETE /v1/containers/{id}',
-        'GET /v1/containers/{id}/logs', 'GET /v1/images', 'POST /v1/images', 'GET /v1/images/pulls/{pull_id}', 'DELETE /v1/images/{reference}',
-        'GET /v1/events', 'POST /v1/check-in', 'GET /v1/openapi.json', 'GET /healthz', 'GET /metrics',
+        'GET /v1/containers',
+        'POST /v1/containers',
+        'GET /v1/containers/{id}',
+        'PATCH /v1/containers/{id}',
+        'DELETE /v1/containers/{id}',
+        'GET /v1/containers/{id}/logs',
+        'GET /v1/images',
+        'POST /v1/images',
+        'GET /v1/images/pulls/{pull_id}',
+        'DELETE /v1/images/{reference}',
+        'GET /v1/events',
+        'POST /v1/check-in',
+        'GET /v1/openapi.json',
+        'GET /healthz',
+        'GET /metrics',
       ].sort(),
     );
   });
@@ -66,42 +97,109 @@ describe('the OpenAPI document', () => {
 
 describe('real answers match the documented schemas', () => {
   it('containers: create, get, list, patch, logs, delete, and their errors', async () => {
-    const created = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.demo, env: { A: '1' } });
-    check('POST', '/v1/containers', created);
+    const created = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.demo, env: { A: '1' } });
+    check('POST', '/v1/containers', created, 201);
     const id = created.body.container_id as string;
-    check('GET', '/v1/containers/{id}', await h.http.get(`/v1/containers/${id.slice(0, 12)}`).auth(...h.auth));
-    check('GET', '/v1/containers', await h.http.get('/v1/containers').auth(...h.auth));
-    check('GET', '/v1/containers', await h.http.get('/v1/containers?audit=true').auth(...h.auth));
-    check('GET', '/v1/containers/{id}/logs', await h.http.get(`/v1/containers/${id}/logs?tail=5`).auth(...h.auth));
-    check('PATCH', '/v1/containers/{id}', await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'stopped' }));
-    check('PATCH', '/v1/containers/{id}', await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'running' }));
-    check('POST', '/v1/containers', await h.http.post('/v1/containers').auth(...h.auth).send({ image: 'NOT VALID' }));
-    check('POST', '/v1/containers', await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.demo, privileged: true }));
-    check('POST', '/v1/containers', await h.http.post('/v1/containers').send({ image: TEST_IMAGES.demo }));
-    check('GET', '/v1/containers/{id}', await h.http.get(`/v1/containers/${'f'.repeat(64)}`).auth(...h.auth));
-    check('DELETE', '/v1/containers/{id}', await h.http.delete(`/v1/containers/${id}`).auth(...h.auth));
+    check('GET', '/v1/containers/{id}', await h.http.get(`/v1/containers/${id.slice(0, 12)}`).auth(...h.auth), 200);
+    check('GET', '/v1/containers', await h.http.get('/v1/containers').auth(...h.auth), 200);
+    check('GET', '/v1/containers', await h.http.get('/v1/containers?audit=true').auth(...h.auth), 200);
+    check('GET', '/v1/containers/{id}/logs', await h.http.get(`/v1/containers/${id}/logs?tail=5`).auth(...h.auth), 200);
+    check(
+      'PATCH',
+      '/v1/containers/{id}',
+      await h.http
+        .patch(`/v1/containers/${id}`)
+        .auth(...h.auth)
+        .send({ status: 'stopped' }),
+      200,
+    );
+    check(
+      'PATCH',
+      '/v1/containers/{id}',
+      await h.http
+        .patch(`/v1/containers/${id}`)
+        .auth(...h.auth)
+        .send({ status: 'running' }),
+      200,
+    );
+    check(
+      'POST',
+      '/v1/containers',
+      await h.http
+        .post('/v1/containers')
+        .auth(...h.auth)
+        .send({ image: 'NOT VALID' }),
+      400,
+    );
+    check(
+      'POST',
+      '/v1/containers',
+      await h.http
+        .post('/v1/containers')
+        .auth(...h.auth)
+        .send({ image: TEST_IMAGES.demo, privileged: true }),
+      400,
+    );
+    check('POST', '/v1/containers', await h.http.post('/v1/containers').send({ image: TEST_IMAGES.demo }), 401);
+    check('GET', '/v1/containers/{id}', await h.http.get(`/v1/containers/${'f'.repeat(64)}`).auth(...h.auth), 404);
+    check('DELETE', '/v1/containers/{id}', await h.http.delete(`/v1/containers/${id}`).auth(...h.auth), 204);
   });
 
   it('images: list, a pull and its object, an image already present, a delete of an unknown image', async () => {
-    check('GET', '/v1/images', await h.http.get('/v1/images').auth(...h.auth));
-    const pull = await h.http.post('/v1/images').auth(...h.auth).send({ image: '127.0.0.1:1/nothing-here:1' });
-    check('POST', '/v1/images', pull);
-    const failed = await waitUntil('the pull fails', async () => {
-      const res = await h.http.get(pull.headers.location as string).auth(...h.auth);
-      return res.body.status === 'failed' ? res : undefined;
-    }, 30_000);
-    check('GET', '/v1/images/pulls/{pull_id}', failed);
-    check('POST', '/v1/images', await h.http.post('/v1/images').auth(...h.auth).send({ image: TEST_IMAGES.demo }));
-    check('DELETE', '/v1/images/{reference}', await h.http.delete(`/v1/images/${encodeURIComponent('spin-docker-test/none:1')}`).auth(...h.auth));
+    check('GET', '/v1/images', await h.http.get('/v1/images').auth(...h.auth), 200);
+    const pull = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: '127.0.0.1:1/nothing-here:1' });
+    check('POST', '/v1/images', pull, 202);
+    const failed = await waitUntil(
+      'the pull fails',
+      async () => {
+        const res = await h.http.get(pull.headers.location as string).auth(...h.auth);
+        return res.body.status === 'failed' ? res : undefined;
+      },
+      30_000,
+    );
+    check('GET', '/v1/images/pulls/{pull_id}', failed, 200);
+    check(
+      'POST',
+      '/v1/images',
+      await h.http
+        .post('/v1/images')
+        .auth(...h.auth)
+        .send({ image: TEST_IMAGES.demo }),
+      200,
+    );
+    check('DELETE', '/v1/images/{reference}', await h.http.delete(`/v1/images/${encodeURIComponent('spin-docker-test/none:1')}`).auth(...h.auth), 404);
   });
 
   it('a check-in from a container, events, health', async () => {
-    const created = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.demo });
+    const created = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.demo });
     const id = created.body.container_id as string;
-    const { stdout } = await run('docker', ['exec', id, 'sh', '-c', 'wget -q -O- --header "Authorization: Bearer $SD_CHECKIN_TOKEN" --post-data "active-connections=2" "$SD_CHECKIN_URL"']);
+    const { stdout } = await run('docker', [
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'wget -q -O- --header "Authorization: Bearer $SD_CHECKIN_TOKEN" --post-data "active-connections=2" "$SD_CHECKIN_URL"',
+    ]);
     expect(JSON.parse(stdout)).toEqual({ message: 'Checked in', active: '2' });
-    check('POST', '/v1/check-in', Object.assign(await h.http.post('/v1/check-in').send({ 'active-connections': 'x' }), {}));
-    check('GET', '/v1/events', await h.http.get('/v1/events').auth(...h.auth).set('Last-Event-ID', 'nope'));
-    check('GET', '/healthz', await h.http.get('/healthz'));
+    check('POST', '/v1/check-in', Object.assign(await h.http.post('/v1/check-in').send({ 'active-connections': 'x' }), {}), 400);
+    check(
+      'GET',
+      '/v1/events',
+      await h.http
+        .get('/v1/events')
+        .auth(...h.auth)
+        .set('Last-Event-ID', 'nope'),
+      400,
+    );
+    check('GET', '/healthz', await h.http.get('/healthz'), 200);
   });
 });

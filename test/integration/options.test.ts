@@ -12,7 +12,8 @@ import { TEST_IMAGES } from '../support/images.js';
 /** What a client may set on a create (ssh_key, env) and which images it may start (SD_ALLOWED_IMAGES). */
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILUV5ErnKdseIqInw8AS3grtsEOmTR7DR0ELunVf6aPO alice@laptop';
 const ED25519_FINGERPRINT = 'SHA256:Hk/IWXMZ+5c1rSO/XddSXj327jgTVWqYGnoLhfbMVpg';
-const ECDSA = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOgIbC9bgg9tB2D37y4MMAdMTg9cp3k7elPhZH+zJrFMA34cLZK+PSj6dSi0B8Cw+cSbF5d5sIb38Z70r/SQ1y4= bob';
+const ECDSA =
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOgIbC9bgg9tB2D37y4MMAdMTg9cp3k7elPhZH+zJrFMA34cLZK+PSj6dSi0B8Cw+cSbF5d5sIb38Z70r/SQ1y4= bob';
 const ECDSA_FINGERPRINT = 'SHA256:gLNDCpSAccR27WnhQtl3jmOwXK0VEe0GO4HkFrmIoIE';
 
 const docker = new Docker();
@@ -27,7 +28,7 @@ afterAll(async () => {
 const envOf = async (id: string) => (await docker.getContainer(id).inspect()).Config.Env;
 
 describe('POST /v1/containers with ssh_key and env', () => {
-  it('hands the keys and variables to the container and shows only the keys\' fingerprints', async () => {
+  it("hands the keys and variables to the container and shows only the keys' fingerprints", async () => {
     const res = await h.http
       .post('/v1/containers')
       .auth(...h.auth)
@@ -42,7 +43,11 @@ describe('POST /v1/containers with ssh_key and env', () => {
   });
 
   it('takes repeated form fields, env=NAME=value', async () => {
-    const res = await h.http.post('/v1/containers').auth(...h.auth).type('form').send(`image=${encodeURIComponent(TEST_IMAGES.noPorts)}&env=A%3D1&env=B%3Dx%3Dy&ssh_key=${encodeURIComponent(ED25519)}`);
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .type('form')
+      .send(`image=${encodeURIComponent(TEST_IMAGES.noPorts)}&env=A%3D1&env=B%3Dx%3Dy&ssh_key=${encodeURIComponent(ED25519)}`);
     expect(res.status).toBe(201);
     expect(res.body.ssh_keys).toEqual([ED25519_FINGERPRINT]);
     expect(await envOf(res.body.container_id as string)).toEqual(expect.arrayContaining(['A=1', 'B=x=y']));
@@ -59,7 +64,10 @@ describe('POST /v1/containers with ssh_key and env', () => {
     ['env as a number', { env: 7 }, /^env must be/],
   ])('refuses %s with a 400 naming the field, and creates nothing', async (_name, extra, message) => {
     const before = (await h.worker.runtime.listManaged()).length;
-    const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts, ...extra });
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.noPorts, ...extra });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('invalid_request');
     expect(res.body.message).toMatch(message);
@@ -67,7 +75,10 @@ describe('POST /v1/containers with ssh_key and env', () => {
   });
 
   it('still refuses every other option', async () => {
-    const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts, env: { A: '1' }, privileged: true });
+    const res = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.noPorts, env: { A: '1' }, privileged: true });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('option_not_allowed');
   });
@@ -82,10 +93,16 @@ describe('SD_SSH_AUTHORIZED_KEYS_FILE', () => {
     writeFileSync(file, `# the team\n${ECDSA}\n`);
     const withDefault = await startHarness({ SD_SSH_AUTHORIZED_KEYS_FILE: file }, { worker: false });
     try {
-      const plain = await withDefault.http.post('/v1/containers').auth(...withDefault.auth).send({ image: TEST_IMAGES.noPorts });
+      const plain = await withDefault.http
+        .post('/v1/containers')
+        .auth(...withDefault.auth)
+        .send({ image: TEST_IMAGES.noPorts });
       expect(plain.body.ssh_keys).toEqual([ECDSA_FINGERPRINT]);
       expect(await envOf(plain.body.container_id as string)).toContain(`SD_SSH_AUTHORIZED_KEYS=${ECDSA}`);
-      const own = await withDefault.http.post('/v1/containers').auth(...withDefault.auth).send({ image: TEST_IMAGES.noPorts, ssh_key: ED25519 });
+      const own = await withDefault.http
+        .post('/v1/containers')
+        .auth(...withDefault.auth)
+        .send({ image: TEST_IMAGES.noPorts, ssh_key: ED25519 });
       expect(own.body.ssh_keys).toEqual([ED25519_FINGERPRINT]);
     } finally {
       await withDefault.close();
@@ -96,7 +113,9 @@ describe('SD_SSH_AUTHORIZED_KEYS_FILE', () => {
     const file = join(dir, 'bad');
     writeFileSync(file, 'not a key\n');
     const config = loadConfig({ SD_INSTANCE: 'test-badkeys', REDIS_URL: testRedisUrl(), SD_SSH_AUTHORIZED_KEYS_FILE: file, SD_LOG_LEVEL: 'silent' });
-    await expect(buildDeps(config, createLogger('silent', 'test'), { role: 'api', checkinUrl: 'http://127.0.0.1:1/' })).rejects.toThrow(/SD_SSH_AUTHORIZED_KEYS_FILE/);
+    await expect(buildDeps(config, createLogger('silent', 'test'), { role: 'api', checkinUrl: 'http://127.0.0.1:1/' })).rejects.toThrow(
+      /SD_SSH_AUTHORIZED_KEYS_FILE/,
+    );
   });
 });
 
@@ -104,12 +123,29 @@ describe('SD_ALLOWED_IMAGES', () => {
   it('refuses an image no pattern allows with 403, and creates nothing', async () => {
     const only = await startHarness({ SD_ALLOWED_IMAGES: 'spin-docker/*, spin-docker-test/exits' }, { worker: false });
     try {
-      const refused = await only.http.post('/v1/containers').auth(...only.auth).send({ image: TEST_IMAGES.noPorts });
+      const refused = await only.http
+        .post('/v1/containers')
+        .auth(...only.auth)
+        .send({ image: TEST_IMAGES.noPorts });
       expect(refused.status).toBe(403);
       expect(refused.body.code).toBe('image_not_allowed');
       expect(await only.worker.runtime.listManaged()).toEqual([]);
-      expect((await only.http.post('/v1/containers').auth(...only.auth).send({ image: TEST_IMAGES.demo })).status).toBe(201);
-      expect((await only.http.post('/v1/containers').auth(...only.auth).send({ image: `${TEST_IMAGES.exits}:latest` })).status).toBe(201);
+      expect(
+        (
+          await only.http
+            .post('/v1/containers')
+            .auth(...only.auth)
+            .send({ image: TEST_IMAGES.demo })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await only.http
+            .post('/v1/containers')
+            .auth(...only.auth)
+            .send({ image: `${TEST_IMAGES.exits}:latest` })
+        ).status,
+      ).toBe(201);
     } finally {
       await only.close();
     }

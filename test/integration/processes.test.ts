@@ -96,11 +96,14 @@ describe('npm start (dist/cli/start.js)', () => {
     expect(again.body.status).toBe('stopped');
   });
 
-  it('serves metrics: the API\'s at /metrics behind Basic auth, the worker\'s on its own loopback port', async () => {
+  it("serves metrics: the API's at /metrics behind Basic auth, the worker's on its own loopback port", async () => {
     const http = () => supertest(`http://127.0.0.1:${port}`);
     const created = await http().post('/v1/containers').auth('admin', 'pw').send({ image: TEST_IMAGES.noPorts });
     const id = created.body.container_id as string;
-    await http().patch(`/v1/containers/${id.slice(0, 8)}`).auth('admin', 'pw').send({ status: 'stopped' });
+    await http()
+      .patch(`/v1/containers/${id.slice(0, 8)}`)
+      .auth('admin', 'pw')
+      .send({ status: 'stopped' });
     await expect.poll(async () => (await http().get(`/v1/containers/${id}`).auth('admin', 'pw')).body.status, { timeout: 20_000 }).toBe('stopped');
 
     expect((await http().get('/metrics')).status).toBe(401);
@@ -108,7 +111,9 @@ describe('npm start (dist/cli/start.js)', () => {
     expect(api.status).toBe(200);
     expect(api.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(sample(api.text, 'spin_docker_containers', { status: 'stopped', process: 'api' })).toBeGreaterThanOrEqual(1);
-    expect(sample(api.text, 'spin_docker_http_request_duration_seconds_count', { method: 'PATCH', route: '/v1/containers/:id', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(api.text, 'spin_docker_http_request_duration_seconds_count', { method: 'PATCH', route: '/v1/containers/:id', status: '200' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(api.text, 'spin_docker_engine_call_duration_seconds_count', { operation: 'create the container', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(api.text).not.toContain(id.slice(0, 12));
 

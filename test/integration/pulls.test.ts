@@ -68,7 +68,7 @@ const images = async () => (await h.http.get('/v1/images').auth(...h.auth)).body
 /** Follows a pull until it ends, keeping every bytes_done it saw on the way. */
 async function follow(uri: string): Promise<{ last: PullView; seen: number[] }> {
   const seen: number[] = [];
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     const pull = await pullOf(uri);
     seen.push(pull.bytes_done);
     if (pull.status !== 'pulling') return { last: pull, seen };
@@ -80,11 +80,18 @@ async function follow(uri: string): Promise<{ last: PullView; seen: number[] }> 
 describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>', () => {
   it('pulls from a registry with progress, answers the same pull when asked again, and the image can be started', async () => {
     const reference = `${slow.host}/sd/big:1`;
-    const asked = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+    const asked = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: reference });
     expect(asked.status).toBe(202);
     expect(asked.headers.location).toBe(`/v1/images/pulls/${asked.body.pull_id as string}`);
     expect(asked.body).toMatchObject({ image: reference, status: 'pulling', error: null });
-    const again = await h.http.post('/v1/images').auth(...h.auth).type('form').send({ image: reference });
+    const again = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .type('form')
+      .send({ image: reference });
     expect(again.status).toBe(202);
     expect(again.body.pull_id).toBe(asked.body.pull_id);
 
@@ -97,18 +104,27 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
 
     await expect.poll(images, { timeout: 5_000, interval: 100 }).toContain(reference);
-    const created = await h.http.post('/v1/containers').auth(...h.auth).send({ image: reference });
+    const created = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: reference });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('running');
 
-    const present = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+    const present = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: reference });
     expect(present.status).toBe(200);
     expect(present.body).toEqual({ image: reference, status: 'present' });
   });
 
   it('says failed, in words, for a repository or tag the registry does not have', async () => {
     for (const reference of [`${registry.host}/sd/nothing:1`, `${registry.host}/sd/big:nope`]) {
-      const asked = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+      const asked = await h.http
+        .post('/v1/images')
+        .auth(...h.auth)
+        .send({ image: reference });
       expect(asked.status).toBe(202);
       const { last } = await follow(asked.headers.location as string);
       expect(last.status).toBe('failed');
@@ -124,7 +140,10 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
     for (const { container_id: id } of running) await h.docker.getContainer(id).remove({ force: true });
     await docker('rmi', `${slow.host}/sd/big:1`);
 
-    const asked = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+    const asked = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: reference });
     await expect.poll(async () => (await pullOf(asked.headers.location as string)).bytes_done, { timeout: 20_000, interval: 50 }).toBeGreaterThan(0);
     await slow.cut();
     const { last } = await follow(asked.headers.location as string);
@@ -133,7 +152,10 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
     expect(await images()).not.toContain(reference);
 
     await slow.up();
-    const retry = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+    const retry = await h.http
+      .post('/v1/images')
+      .auth(...h.auth)
+      .send({ image: reference });
     expect(retry.status).toBe(202);
     expect(retry.body.pull_id).not.toBe(asked.body.pull_id);
     expect((await follow(retry.headers.location as string)).last.status).toBe('done');
@@ -142,15 +164,28 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
 
   it('refuses a malformed reference (400), an unknown pull (404), and an image SD_ALLOWED_IMAGES does not allow (403)', async () => {
     for (const image of ['', 'UPPER/case', 'a b', 'x'.repeat(300)]) {
-      const res = await h.http.post('/v1/images').auth(...h.auth).send({ image });
+      const res = await h.http
+        .post('/v1/images')
+        .auth(...h.auth)
+        .send({ image });
       expect(res.status).toBe(400);
     }
-    expect((await h.http.post('/v1/images').auth(...h.auth).send({ image: 'x', tag: 'y' })).body.code).toBe('option_not_allowed');
+    expect(
+      (
+        await h.http
+          .post('/v1/images')
+          .auth(...h.auth)
+          .send({ image: 'x', tag: 'y' })
+      ).body.code,
+    ).toBe('option_not_allowed');
     expect((await h.http.get('/v1/images/pulls/0123456789abcdef').auth(...h.auth)).status).toBe(404);
     expect((await h.http.get('/v1/images/pulls/nonsense').auth(...h.auth)).status).toBe(404);
     const only = await startHarness({ SD_ALLOWED_IMAGES: 'spin-docker/*' }, { worker: false });
     try {
-      const res = await only.http.post('/v1/images').auth(...only.auth).send({ image: `${registry.host}/sd/big:1` });
+      const res = await only.http
+        .post('/v1/images')
+        .auth(...only.auth)
+        .send({ image: `${registry.host}/sd/big:1` });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('image_not_allowed');
     } finally {
@@ -163,7 +198,10 @@ describe('DELETE /v1/images/<reference>', () => {
   it('answers 409 while a managed container uses the image, 204 once none does, and 404 for an unknown one', async () => {
     const reference = `${slow.host}/sd/big:2`;
     const path = `/v1/images/${encodeURIComponent(reference)}`;
-    const created = await h.http.post('/v1/containers').auth(...h.auth).send({ image: reference });
+    const created = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: reference });
     expect(created.status).toBe(201);
 
     const refused = await h.http.delete(path).auth(...h.auth);

@@ -11,7 +11,11 @@ afterAll(async () => {
 });
 
 async function create(): Promise<string> {
-  const res = await h.http.post('/v1/containers').auth(...h.auth).type('form').send({ image: TEST_IMAGES.noPorts });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .type('form')
+    .send({ image: TEST_IMAGES.noPorts });
   expect(res.status).toBe(201);
   return res.body.container_id as string;
 }

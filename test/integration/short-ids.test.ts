@@ -13,18 +13,39 @@ afterAll(async () => {
 });
 
 const record = (id: string): ContainerRecord => ({
-  id, name: `/short-${id.slice(0, 8)}`, image: TEST_IMAGES.noPorts, status: 'stopped', active: 0, ports: {}, ip: '', startCount: 1,
-  checkinAt: null, createdAt: Date.now(), nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
+  id,
+  name: `/short-${id.slice(0, 8)}`,
+  image: TEST_IMAGES.noPorts,
+  status: 'stopped',
+  active: 0,
+  ports: {},
+  ip: '',
+  startCount: 1,
+  checkinAt: null,
+  createdAt: Date.now(),
+  nextCheckAt: null,
+  strikes: 0,
+  tokenHash: '',
+  pid: 0,
+  connections: null,
+  observedAt: null,
+  sshKeys: [],
 });
 
 describe('short container ids', () => {
   it('answers for a unique prefix with the full id, on GET, PATCH and DELETE', async () => {
-    const created = await h.http.post('/v1/containers').auth(...h.auth).send({ image: TEST_IMAGES.noPorts });
+    const created = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.noPorts });
     const id = created.body.container_id as string;
     const got = await h.http.get(`/v1/containers/${id.slice(0, 12)}`).auth(...h.auth);
     expect(got.status).toBe(200);
     expect(got.body.container_id).toBe(id);
-    const stopping = await h.http.patch(`/v1/containers/${id.slice(0, 6)}`).auth(...h.auth).send({ status: 'stopped' });
+    const stopping = await h.http
+      .patch(`/v1/containers/${id.slice(0, 6)}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     expect(stopping.status).toBe(200);
     expect(stopping.body).toMatchObject({ container_id: id, status: 'stopping' });
     expect((await h.http.delete(`/v1/containers/${id.slice(0, 10)}`).auth(...h.auth)).status).toBe(204);

@@ -37,7 +37,10 @@ interface Subject {
 }
 
 async function createWithFile(h: Harness, image: string, status: 'running' | 'stopped'): Promise<Subject> {
-  const res = await h.http.post('/v1/containers').auth(...h.auth).send({ image });
+  const res = await h.http
+    .post('/v1/containers')
+    .auth(...h.auth)
+    .send({ image });
   expect(res.status).toBe(201);
   const id = res.body.container_id as string;
   const container = h.docker.getContainer(id);
@@ -47,7 +50,10 @@ async function createWithFile(h: Harness, image: string, status: 'running' | 'st
   const env = (await container.inspect()).Config.Env ?? [];
   const token = env.find((e) => e.startsWith('SD_CHECKIN_TOKEN='))?.slice('SD_CHECKIN_TOKEN='.length) ?? '';
   if (status === 'stopped') {
-    await h.http.patch(`/v1/containers/${id}`).auth(...h.auth).send({ status: 'stopped' });
+    await h.http
+      .patch(`/v1/containers/${id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
     await expect.poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.status, { timeout: 20_000 }).toBe('stopped');
   }
   return { id, token, status };
@@ -121,7 +127,10 @@ describe('losing the store removes nothing, and every record comes back by itsel
       await expect
         .poll(async () => (await h.http.get(`/v1/images/pulls/${pull.id}`).auth(...h.auth)).body, { timeout: 10_000, interval: 250 })
         .toMatchObject({ status: 'failed', error: expect.stringContaining('never carried out') });
-      const again = await h.http.post('/v1/images').auth(...h.auth).send({ image: reference });
+      const again = await h.http
+        .post('/v1/images')
+        .auth(...h.auth)
+        .send({ image: reference });
       expect(again.status).toBe(202);
       expect(again.body.pull_id).not.toBe(pull.id);
     } finally {
@@ -131,7 +140,7 @@ describe('losing the store removes nothing, and every record comes back by itsel
   });
 });
 
-describe('a create killed between Docker\'s create and its record', () => {
+describe("a create killed between Docker's create and its record", () => {
   let proxy: DockerProxy;
   const procs: ServerProcess[] = [];
   beforeAll(async () => {
@@ -148,7 +157,17 @@ describe('a create killed between Docker\'s create and its record', () => {
     const instance = `test-kill-${randomBytes(3).toString('hex')}`;
     const port = await freePort();
     // The engine answers within 2 s or not at all, so a create's mark lasts 3 × 2 s.
-    const env = { REDIS_URL: redis.url, SD_INSTANCE: instance, SD_PASSWORD: 'pw', SD_PORT: String(port), SD_HOST: '127.0.0.1', SD_DOCKER_TIMEOUT: '2', SD_ORPHAN_GRACE: '1', SD_RECONCILE_INTERVAL: '1', SD_WORKER_METRICS_PORT: '0' };
+    const env = {
+      REDIS_URL: redis.url,
+      SD_INSTANCE: instance,
+      SD_PASSWORD: 'pw',
+      SD_PORT: String(port),
+      SD_HOST: '127.0.0.1',
+      SD_DOCKER_TIMEOUT: '2',
+      SD_ORPHAN_GRACE: '1',
+      SD_RECONCILE_INTERVAL: '1',
+      SD_WORKER_METRICS_PORT: '0',
+    };
     const worker = startProcess('worker', env);
     procs.push(worker);
     await worker.waitFor('worker started');
@@ -157,7 +176,11 @@ describe('a create killed between Docker\'s create and its record', () => {
     await api.waitFor('API listening');
     const auth = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
     const post = (image: string) =>
-      fetch(`http://127.0.0.1:${port}/v1/containers`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ image }) });
+      fetch(`http://127.0.0.1:${port}/v1/containers`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ image }),
+      });
 
     const finished = (await (await post(TEST_IMAGES.noPorts)).json()) as { container_id: string };
     // A container of this installation that no create of this store began (another installation's, say).
@@ -166,7 +189,8 @@ describe('a create killed between Docker\'s create and its record', () => {
     // The next create gets as far as Docker's create; its start never comes back, and the API is killed there.
     proxy.hold = /^(POST \S+\/containers\/[0-9a-f]+\/start|DELETE \S+\/containers\/)/;
     void post(TEST_IMAGES.noPorts).catch(() => undefined);
-    const labelled = async () => (await run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${INSTANCE_LABEL}=${instance}`])).stdout.trim().split('\n').filter(Boolean);
+    const labelled = async () =>
+      (await run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${INSTANCE_LABEL}=${instance}`])).stdout.trim().split('\n').filter(Boolean);
     await expect.poll(async () => (await labelled()).length, { timeout: 10_000, interval: 100 }).toBe(3);
     api.child.kill('SIGKILL');
     await api.exited();
@@ -182,7 +206,7 @@ describe('a create killed between Docker\'s create and its record', () => {
 });
 
 describe('SD_DATA_DIR', () => {
-  it('defaults to the project\'s own data/: `node dist/cli/start.js` from two working directories uses the same data', async () => {
+  it("defaults to the project's own data/: `node dist/cli/start.js` from two working directories uses the same data", async () => {
     // A copy of the built project, so that its data/ is a folder of the test's own.
     const project = mkdtempSync(join(tmpdir(), 'sd-project-'));
     cpSync('dist', join(project, 'dist'), { recursive: true });
@@ -194,7 +218,14 @@ describe('SD_DATA_DIR', () => {
       mkdirSync(cwd, { recursive: true });
       const child = spawn(process.execPath, [join(project, 'dist/cli/start.js')], {
         cwd,
-        env: { PATH: process.env.PATH, SD_INSTANCE: instance, SD_EMBEDDED_REDIS_PORT: String(redisPort), SD_PORT: String(await freePort()), SD_HOST: '127.0.0.1', SD_WORKER_METRICS_PORT: '0' },
+        env: {
+          PATH: process.env.PATH,
+          SD_INSTANCE: instance,
+          SD_EMBEDDED_REDIS_PORT: String(redisPort),
+          SD_PORT: String(await freePort()),
+          SD_HOST: '127.0.0.1',
+          SD_WORKER_METRICS_PORT: '0',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

@@ -51,7 +51,10 @@ function startKitBuild(): void {
     'bash images/build.sh base postgres django redis mongo',
     `printf 'FROM ${TEST_IMAGES.postgres}\\nENV SD_CHECKIN_INTERVAL=1\\n' | docker build -q -t ${TEST_IMAGES.postgresFast} -`,
   ].join(' && ');
-  const child = spawn('bash', ['-c', `(${script}) >"$1" 2>&1; echo $? >"$2.partial" && mv "$2.partial" "$2"`, 'kit-build', log, status], { detached: true, stdio: 'ignore' });
+  const child = spawn('bash', ['-c', `(${script}) >"$1" 2>&1; echo $? >"$2.partial" && mv "$2.partial" "$2"`, 'kit-build', log, status], {
+    detached: true,
+    stdio: 'ignore',
+  });
   child.unref();
   process.env.SD_KIT_BUILD_STATUS = status;
   process.env.SD_KIT_BUILD_LOG = log;

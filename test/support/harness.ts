@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import supertest from 'supertest';
 import { buildApp } from '../../src/api/app.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
 import { loadConfig } from '../../src/config/env.js';
 import { buildDeps, type Deps } from '../../src/bootstrap/deps.js';
 import { createLogger } from '../../src/bootstrap/logger.js';
@@ -65,7 +66,9 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   const running: RunningWorker | undefined = options.worker === false ? undefined : startWorker(worker);
   await running?.ready;
 
-  const docker = new Docker({ socketPath: (config.dockerHost.startsWith('unix://') ? config.dockerHost : 'unix:///var/run/docker.sock').slice('unix://'.length) });
+  const docker = new Docker({
+    socketPath: (config.dockerHost.startsWith('unix://') ? config.dockerHost : 'unix:///var/run/docker.sock').slice('unix://'.length),
+  });
   return {
     http: supertest(server),
     docker,
@@ -84,7 +87,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     async close() {
       await running?.close();
       await removeContainers(docker, instance);
-      await deleteKeys(worker, `spin-docker:${instance}:*`);
+      await deleteKeys(worker, `${keyPrefix(instance)}*`);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await api.close();
@@ -96,7 +99,14 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
 /** Clean-up by label: every container of this test instance, whatever state it is in. */
 async function removeContainers(docker: Docker, instance: string): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Clean-up by prefix (SCAN is fine in tests; the server itself never scans). */

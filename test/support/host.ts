@@ -20,15 +20,46 @@ export async function bootHost(name: string, volume: string): Promise<string> {
   // Every capability but one this machine lacks, the host's cgroup tree, tmpfs for /run, and a volume under
   // /var/lib/docker for overlay2.
   await run('docker', [
-    'run', '-d', '--name', name, '--stop-signal', 'SIGRTMIN+3', '--hostname', 'spin-docker-host', '--label', 'io.spin-docker.test=deploy',
-    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-    '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
-    '-v', `${volume}:/var/lib/docker`, HOST_IMAGE,
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--stop-signal',
+    'SIGRTMIN+3',
+    '--hostname',
+    'spin-docker-host',
+    '--label',
+    'io.spin-docker.test=deploy',
+    '--cap-add',
+    'ALL',
+    '--cap-drop',
+    'SYS_RESOURCE',
+    '--security-opt',
+    'seccomp=unconfined',
+    '--security-opt',
+    'apparmor=unconfined',
+    '--cgroupns=host',
+    '-v',
+    '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+    '--tmpfs',
+    '/run',
+    '--tmpfs',
+    '/run/lock',
+    '-v',
+    `${volume}:/var/lib/docker`,
+    HOST_IMAGE,
   ]);
-  await waitUntil('systemd to boot', async () => {
-    const state = await run('docker', ['exec', name, 'systemctl', 'is-system-running']).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
-    return /running|degraded/.test(state) ? state : undefined;
-  }, 90_000);
+  await waitUntil(
+    'systemd to boot',
+    async () => {
+      const state = await run('docker', ['exec', name, 'systemctl', 'is-system-running']).then(
+        (r) => r.stdout,
+        (e: { stdout?: string }) => e.stdout ?? '',
+      );
+      return /running|degraded/.test(state) ? state : undefined;
+    },
+    90_000,
+  );
   return (await run('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', name])).stdout.trim();
 }
 

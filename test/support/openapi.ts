@@ -9,12 +9,14 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
 /**
  * Checks a real answer against what the OpenAPI document says of that operation and status: the status must
- * be documented, and a JSON body must match the documented schema (validated with Ajv, JSON Schema 2020-12).
+ * be the one expected and documented, and a JSON body must match the documented schema (validated with Ajv, JSON Schema 2020-12).
  */
 export function documentedBy(doc: Doc) {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
-  return (method: string, path: string, res: Response) => {
+  return (method: string, path: string, res: Response, expected: number) => {
+    // The status the test meant to cause: a documented error is no pass when the call was meant to succeed.
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(expected);
     const operation = doc.paths[path]?.[method.toLowerCase()];
     expect(operation, `${method} ${path} is documented`).toBeDefined();
     const documented = operation?.responses[String(res.status)];

@@ -1,4 +1,5 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { createParser } from 'eventsource-parser';
 
 export interface SseFrame {
   id?: string;
@@ -30,22 +31,15 @@ export function openEvents(port: number, auth: [string, string], options: { last
       const frames: SseFrame[] = [];
       const waiters = new Set<() => void>();
       let taken = 0;
-      let text = '';
+      // The same parser as the CLI's (src/client/sse.ts), with comment lines kept as frames of their own.
+      const parser = createParser({
+        onEvent: (event) =>
+          frames.push({ ...(event.id === undefined ? {} : { id: event.id }), ...(event.event === undefined ? {} : { event: event.event }), data: event.data }),
+        onComment: (comment) => frames.push({ comment: comment.trim() }),
+      });
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
-        text += chunk;
-        let end: number;
-        while ((end = text.indexOf('\n\n')) !== -1) {
-          const block = text.slice(0, end);
-          text = text.slice(end + 2);
-          const frame: SseFrame = {};
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) frame.comment = line.slice(1).trim();
-            const match = /^(id|event|data): ?(.*)$/.exec(line);
-            if (match) frame[match[1] as 'id' | 'event' | 'data'] = match[2];
-          }
-          frames.push(frame);
-        }
+        parser.feed(chunk);
         waiters.forEach((wake) => wake());
       });
       response.on('error', () => undefined);
@@ -67,7 +61,11 @@ export function openEvents(port: number, auth: [string, string], options: { last
             };
             const timer = setTimeout(() => {
               waiters.delete(look);
-              fail(new Error(`no matching event within ${timeoutMs} ms; ${frames.length} frames, the first: ${JSON.stringify(frames.slice(0, 3)).slice(0, 600)}; the last: ${JSON.stringify(frames.slice(-3)).slice(0, 600)}`));
+              fail(
+                new Error(
+                  `no matching event within ${timeoutMs} ms; ${frames.length} frames, the first: ${JSON.stringify(frames.slice(0, 3)).slice(0, 600)}; the last: ${JSON.stringify(frames.slice(-3)).slice(0, 600)}`,
+                ),
+              );
             }, timeoutMs);
             waiters.add(look);
             look();

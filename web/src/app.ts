@@ -1,4 +1,5 @@
-import type { ContainerView, PullView } from '../../src/api/schemas/responses.js';
+import { ApiClient, ApiError, type ContainerView, type PullView } from '../../src/client/api-client.js';
+import { relative as relativeTime } from '../../src/client/time.js';
 
 /**
  * The dashboard: every container, kept up to date from GET /v1/events without reloads. A row is made once per
@@ -21,25 +22,9 @@ function showError(message: string): void {
 }
 $('#error-close').addEventListener('click', () => ($('#error').hidden = true));
 
-/** A request to the API; a refusal becomes an Error with the server's own words and code. */
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) {
-    let message = `${res.status} ${res.statusText}`;
-    try {
-      const answer = (await res.json()) as { message?: string; code?: string };
-      message = `${answer.message ?? message}${answer.code ? ` (${answer.code})` : ''}`;
-    } catch {
-      // not JSON
-    }
-    throw new Error(message);
-  }
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+/** The API, from the page's own origin, with the login the browser holds. */
+const client = new ApiClient();
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => client.json<T>(method, path, body);
 
 /** Runs an action for a button, disabling it meanwhile; a failure is shown, not thrown. */
 async function act(button: HTMLButtonElement | null, action: () => Promise<unknown>): Promise<void> {
@@ -48,7 +33,7 @@ async function act(button: HTMLButtonElement | null, action: () => Promise<unkno
     await action();
     $('#error').hidden = true;
   } catch (error) {
-    showError((error as Error).message);
+    showError(error instanceof ApiError && error.code !== '' ? `${error.message} (${error.code})` : (error as Error).message);
   } finally {
     if (button) button.disabled = false;
   }
@@ -56,14 +41,7 @@ async function act(button: HTMLButtonElement | null, action: () => Promise<unkno
 
 // --- times ---------------------------------------------------------------------------------------------
 
-function relative(iso: string | null): string {
-  if (iso === null) return '';
-  const delta = Date.parse(iso) - Date.now();
-  const size = Math.abs(delta);
-  const [unit, name] = size >= 86_400_000 ? [86_400_000, 'd'] : size >= 3_600_000 ? [3_600_000, 'h'] : size >= 60_000 ? [60_000, 'min'] : [1000, 's'];
-  const words = `${Math.floor(size / unit)} ${name}`;
-  return size < 1000 ? 'now' : delta < 0 ? `${words} ago` : `in ${words}`;
-}
+const relative = (iso: string | null) => relativeTime(iso, 'short');
 
 // --- rows ----------------------------------------------------------------------------------------------
 
@@ -84,7 +62,15 @@ function makeRow(id: string): Row {
     tr.append(td);
     return td;
   };
-  const cells = { name: cell('name'), image: cell('image'), status: cell('status-cell'), ports: cell('ports'), connections: cell('connections'), activity: cell('activity'), next: cell('next') };
+  const cells = {
+    name: cell('name'),
+    image: cell('image'),
+    status: cell('status-cell'),
+    ports: cell('ports'),
+    connections: cell('connections'),
+    activity: cell('activity'),
+    next: cell('next'),
+  };
   const actions = cell('actions');
   const button = (label: string, action: string) => {
     const b = document.createElement('button');

@@ -48,7 +48,11 @@ export class EngineConnection {
    * dropped at the deadline, so a hung engine holds no socket of ours. `operation` names the call for the
    * metrics (never a variable part such as an image reference); `action` says what was being done, in errors.
    */
-  async call<T>(operation: string, fn: (abortSignal: AbortSignal) => Promise<T>, options: { extraMs?: number; timeoutMs?: number; action?: string } = {}): Promise<T> {
+  async call<T>(
+    operation: string,
+    fn: (abortSignal: AbortSignal) => Promise<T>,
+    options: { extraMs?: number; timeoutMs?: number; action?: string } = {},
+  ): Promise<T> {
     const deadline = (options.timeoutMs ?? this.options.timeoutMs) + (options.extraMs ?? 0);
     const signal = AbortSignal.timeout(deadline);
     // Should a call ever ignore its signal, the caller is still answered at the deadline.

@@ -105,7 +105,10 @@ export class DockerContainers implements ContainerOperations {
     const container = this.engine.docker.getContainer(id);
     if (!options.follow) {
       // Without follow the engine answers at once, with every frame in one body.
-      const body = await this.engine.call('read the logs', (abortSignal) => container.logs({ ...request, follow: false, abortSignal } as object) as unknown as Promise<Buffer>);
+      const body = await this.engine.call(
+        'read the logs',
+        (abortSignal) => container.logs({ ...request, follow: false, abortSignal } as object) as unknown as Promise<Buffer>,
+      );
       push(Buffer.isBuffer(body) ? body : Buffer.from(String(body)));
       out.end();
       return out;

@@ -16,7 +16,12 @@ export class DockerImages implements ImageOperations {
       .sort();
   }
 
-  async pullImage(reference: string, auth: RegistryAuth | undefined, onEvent: (event: PullEvent) => void, options: { timeoutMs: number; signal: AbortSignal }): Promise<void> {
+  async pullImage(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    onEvent: (event: PullEvent) => void,
+    options: { timeoutMs: number; signal: AbortSignal },
+  ): Promise<void> {
     const { timeoutMs } = options;
     if (options.signal.aborted) throw options.signal.reason as Error;
     // The whole pull, stream included, under one deadline of its own (pulls are long), or until the caller gives up.
@@ -25,7 +30,10 @@ export class DockerImages implements ImageOperations {
       async (deadline) => {
         const abortSignal = AbortSignal.any([deadline, options.signal]);
         const given = () => (options.signal.aborted ? (options.signal.reason as Error) : new DeadlineError(timeoutMs));
-        const stream = (await this.engine.docker.pull(reference, { abortSignal, ...(auth === undefined ? {} : { authconfig: auth }) } as object)) as NodeJS.ReadableStream & {
+        const stream = (await this.engine.docker.pull(reference, {
+          abortSignal,
+          ...(auth === undefined ? {} : { authconfig: auth }),
+        } as object)) as NodeJS.ReadableStream & {
           destroy?: () => void;
         };
         await new Promise<void>((resolve, reject) => {
@@ -57,7 +65,9 @@ export class DockerImages implements ImageOperations {
 
   async removeImage(reference: string): Promise<'removed' | 'missing'> {
     try {
-      await this.engine.call('remove image', (abortSignal) => this.engine.docker.getImage(reference).remove({ abortSignal } as object), { action: `remove image ${reference}` });
+      await this.engine.call('remove image', (abortSignal) => this.engine.docker.getImage(reference).remove({ abortSignal } as object), {
+        action: `remove image ${reference}`,
+      });
       return 'removed';
     } catch (error) {
       if (dockerStatus(error) === 404) return 'missing';
@@ -72,9 +82,13 @@ export class DockerImages implements ImageOperations {
   /** The engine's inspect of an image, or null when it has no such image. */
   async inspect(reference: string): Promise<Docker.ImageInspectInfo | null> {
     try {
-      return await this.engine.call('inspect image', (abortSignal) => this.engine.get<Docker.ImageInspectInfo>(`/images/${reference}/json`, 'image', abortSignal), {
-        action: `inspect image ${reference}`,
-      });
+      return await this.engine.call(
+        'inspect image',
+        (abortSignal) => this.engine.get<Docker.ImageInspectInfo>(`/images/${reference}/json`, 'image', abortSignal),
+        {
+          action: `inspect image ${reference}`,
+        },
+      );
     } catch (error) {
       if (dockerStatus(error) === 404) return null;
       throw error;

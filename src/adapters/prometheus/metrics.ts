@@ -25,10 +25,30 @@ export function createMetrics(role: 'api' | 'worker', records?: Pick<ContainerSt
   const registers = [registry];
   const metrics: Metrics = {
     registry,
-    checkins: new Counter({ name: 'spin_docker_checkins_total', help: 'Check-ins by result: ok, unknown (no such running container), refused (a foreign token), invalid', labelNames: ['result'], registers }),
-    activitySamples: new Counter({ name: 'spin_docker_activity_samples_total', help: 'Containers sampled for open connections, by outcome: counted or unknown', labelNames: ['outcome'], registers }),
-    activityPass: new Histogram({ name: 'spin_docker_activity_pass_seconds', help: 'Duration of one sampling pass over every running container', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
-    jobs: new Counter({ name: 'spin_docker_jobs_total', help: 'Jobs the worker finished, by queue and outcome (completed or failed)', labelNames: ['queue', 'outcome'], registers }),
+    checkins: new Counter({
+      name: 'spin_docker_checkins_total',
+      help: 'Check-ins by result: ok, unknown (no such running container), refused (a foreign token), invalid',
+      labelNames: ['result'],
+      registers,
+    }),
+    activitySamples: new Counter({
+      name: 'spin_docker_activity_samples_total',
+      help: 'Containers sampled for open connections, by outcome: counted or unknown',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    activityPass: new Histogram({
+      name: 'spin_docker_activity_pass_seconds',
+      help: 'Duration of one sampling pass over every running container',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    jobs: new Counter({
+      name: 'spin_docker_jobs_total',
+      help: 'Jobs the worker finished, by queue and outcome (completed or failed)',
+      labelNames: ['queue', 'outcome'],
+      registers,
+    }),
     requests: new Histogram({
       name: 'spin_docker_http_request_duration_seconds',
       help: 'API requests by method, route (as routed, e.g. /v1/containers/:id) and status',
@@ -43,7 +63,12 @@ export function createMetrics(role: 'api' | 'worker', records?: Pick<ContainerSt
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    eventStreamReconnects: new Counter({ name: 'spin_docker_event_stream_reconnects_total', help: 'Times the Docker event stream was lost and followed again', labelNames: ['stream'], registers }),
+    eventStreamReconnects: new Counter({
+      name: 'spin_docker_event_stream_reconnects_total',
+      help: 'Times the Docker event stream was lost and followed again',
+      labelNames: ['stream'],
+      registers,
+    }),
   };
   if (records !== undefined) {
     // Read at each scrape (one Lua call), so it is never stale.

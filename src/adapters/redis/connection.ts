@@ -34,7 +34,8 @@ export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
   });
 }
 
-const REDIS_DOWN = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|LOADING|MaxRetriesPerRequest|READONLY/i;
+const REDIS_DOWN =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|LOADING|MaxRetriesPerRequest|READONLY/i;
 
 /** Connection-level Redis failures → `unavailable`; anything else stays as it was. */
 export function translateRedisError(error: unknown): unknown {

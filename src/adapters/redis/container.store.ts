@@ -47,31 +47,35 @@ const recordHash = z
     token_hash: z.string().default(''),
     // Fields added after the first release: records written before them read as "not known".
     pid: z.coerce.number().default(0),
-    connections: z.string().default('').transform((s) => (s === '' ? null : Number(s))),
+    connections: z
+      .string()
+      .default('')
+      .transform((s) => (s === '' ? null : Number(s))),
     observed_at: optionalMs.default(null),
-    ssh_keys: z.string().default('[]').transform((s) => JSON.parse(s) as string[]),
+    ssh_keys: z
+      .string()
+      .default('[]')
+      .transform((s) => JSON.parse(s) as string[]),
   })
-  .transform(
-    (h): ContainerRecord => ({
-      id: h.container_id,
-      name: h.name,
-      image: h.image,
-      status: h.status,
-      active: h.active,
-      ports: h.ports,
-      ip: h.ip,
-      startCount: h.run,
-      checkinAt: h.checkin_at,
-      createdAt: h.created_at,
-      nextCheckAt: h.next_check_at,
-      strikes: h.strikes,
-      tokenHash: h.token_hash,
-      pid: h.pid,
-      connections: h.connections,
-      observedAt: h.observed_at,
-      sshKeys: h.ssh_keys,
-    }),
-  );
+  .transform((h): ContainerRecord => ({
+    id: h.container_id,
+    name: h.name,
+    image: h.image,
+    status: h.status,
+    active: h.active,
+    ports: h.ports,
+    ip: h.ip,
+    startCount: h.run,
+    checkinAt: h.checkin_at,
+    createdAt: h.created_at,
+    nextCheckAt: h.next_check_at,
+    strikes: h.strikes,
+    tokenHash: h.token_hash,
+    pid: h.pid,
+    connections: h.connections,
+    observedAt: h.observed_at,
+    sshKeys: h.ssh_keys,
+  }));
 
 const ms = (value: number | null) => (value === null ? '' : String(value));
 
@@ -129,12 +133,18 @@ const SCRIPTS = {
 /** The hash fields of a whole record. */
 function recordFields(record: ContainerRecord): string[] {
   return [
-    'container_id', record.id,
-    'name', record.name,
-    'image', record.image,
-    'created_at', String(record.createdAt),
-    'token_hash', record.tokenHash,
-    'ssh_keys', JSON.stringify(record.sshKeys),
+    'container_id',
+    record.id,
+    'name',
+    record.name,
+    'image',
+    record.image,
+    'created_at',
+    String(record.createdAt),
+    'token_hash',
+    record.tokenHash,
+    'ssh_keys',
+    JSON.stringify(record.sshKeys),
     ...patchFields(record),
   ];
 }
@@ -171,8 +181,18 @@ export class RedisContainerStore implements ContainerStore {
     const { keys } = this;
     return redisCall(async () => {
       await this.redis.sdInsert(
-        keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.creates,
-        record.id, String(record.createdAt), record.ip, record.tokenHash, createId, ...recordFields(record),
+        keys.record(record.id),
+        keys.ids,
+        keys.addresses,
+        keys.tokens,
+        keys.version,
+        keys.creates,
+        record.id,
+        String(record.createdAt),
+        record.ip,
+        record.tokenHash,
+        createId,
+        ...recordFields(record),
       );
     });
   }
@@ -181,8 +201,19 @@ export class RedisContainerStore implements ContainerStore {
     const { keys } = this;
     return redisCall(async () => {
       const outcome = await this.redis.sdAdopt(
-        keys.record(record.id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.creates,
-        record.id, String(record.createdAt), record.ip, record.tokenHash, createId, String(now), ...recordFields(record),
+        keys.record(record.id),
+        keys.ids,
+        keys.addresses,
+        keys.tokens,
+        keys.version,
+        keys.creates,
+        record.id,
+        String(record.createdAt),
+        record.ip,
+        record.tokenHash,
+        createId,
+        String(now),
+        ...recordFields(record),
       );
       if (outcome === 'adopted' || outcome === 'exists' || outcome === 'in_progress' || outcome === 'unfinished') return outcome;
       throw new DomainError('internal', 'unexpected_answer', `Redis answered ${outcome} to an adoption`);
@@ -243,7 +274,14 @@ export class RedisContainerStore implements ContainerStore {
     const from = (guard.from ?? []).join(',');
     const run = guard.startCount === undefined ? '' : String(guard.startCount);
     return redisCall(async () => {
-      const [outcome, pairs, previous] = await this.redis.sdTransition(this.keys.record(id), this.keys.addresses, this.keys.version, from, run, ...patchFields(patch));
+      const [outcome, pairs, previous] = await this.redis.sdTransition(
+        this.keys.record(id),
+        this.keys.addresses,
+        this.keys.version,
+        from,
+        run,
+        ...patchFields(patch),
+      );
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };
       const record = fromPairs(pairs);
       if (outcome !== 'applied') return { outcome: 'refused', record };

@@ -1,15 +1,20 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 
-/** What `GET /healthz` reports. `status` is about the API itself: it can serve while Redis answers. */
-export interface HealthReport {
-  readonly status: 'ok' | 'unavailable';
-  readonly redis: 'ok' | 'down';
-  readonly docker: 'ok' | 'down';
-  /** Whether a worker has reported in within the last HEARTBEAT_TTL_MS. */
-  readonly worker: 'ok' | 'missing' | 'unknown';
-  /** What the idle stop counts, as the worker last said: open connections too, or check-ins only. */
-  readonly activity: 'observed' | 'reported-only' | 'unknown';
-}
+/**
+ * What `GET /healthz` reports (and its OpenAPI schema). `status` is about the API itself: it can serve while
+ * Redis answers.
+ */
+export const healthReport = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  redis: z.enum(['ok', 'down']),
+  docker: z.enum(['ok', 'down']),
+  worker: z.enum(['ok', 'missing', 'unknown']).describe('Whether a worker has reported in within the last 30 s'),
+  activity: z
+    .enum(['observed', 'reported-only', 'unknown'])
+    .describe('What the idle stop counts, as the worker last said: open connections too, or check-ins only'),
+});
+export type HealthReport = z.infer<typeof healthReport>;
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 export const HEARTBEAT_TTL_MS = 30_000;

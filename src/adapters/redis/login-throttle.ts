@@ -44,7 +44,7 @@ export class RedisLoginThrottle implements LoginThrottle {
     });
   }
 
-  check(client: string): Promise<LoginStanding> {
+  standing(client: string): Promise<LoginStanding> {
     const clientCounter = this.perClient.getKey(client);
     const globalCounter = this.global.getKey(GLOBAL);
     return redisCall(async () => {

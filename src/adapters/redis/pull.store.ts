@@ -37,17 +37,15 @@ const pullHash = z
     created_at: z.coerce.number(),
     updated_at: z.coerce.number(),
   })
-  .transform(
-    (h): PullRecord => ({
-      id: h.id,
-      reference: h.reference,
-      status: h.status,
-      layers: h.layers,
-      error: h.error === '' ? null : h.error,
-      createdAt: h.created_at,
-      updatedAt: h.updated_at,
-    }),
-  );
+  .transform((h): PullRecord => ({
+    id: h.id,
+    reference: h.reference,
+    status: h.status,
+    layers: h.layers,
+    error: h.error === '' ? null : h.error,
+    createdAt: h.created_at,
+    updatedAt: h.updated_at,
+  }));
 
 interface Scripts {
   sdPullStart(prefix: string, active: string, reference: string, id: string, at: string): Promise<[number, string]>;
@@ -108,7 +106,16 @@ export class RedisPullStore implements PullStore {
   finish(id: string, outcome: { status: 'done' | 'failed'; error: string | null; layers: readonly LayerProgress[] }, at: number): Promise<void> {
     return redisCall(async () => {
       const reference = (await this.redis.hget(this.key(id), 'reference')) ?? '';
-      await this.redis.sdPullFinish(this.key(id), this.active, outcome.status, outcome.error ?? '', JSON.stringify(outcome.layers), String(at), reference, String(KEEP_SECONDS));
+      await this.redis.sdPullFinish(
+        this.key(id),
+        this.active,
+        outcome.status,
+        outcome.error ?? '',
+        JSON.stringify(outcome.layers),
+        String(at),
+        reference,
+        String(KEEP_SECONDS),
+      );
     });
   }
 }

@@ -27,7 +27,7 @@ export function basicAuth(password: string, throttle: LoginThrottle): RequestHan
 
   return async (req, res, next) => {
     const client = clientKey(clientAddress(req));
-    const before = await throttle.check(client);
+    const before = await throttle.standing(client);
     if (before.kind === 'refuse') throw tooMany(before.retryAfterSeconds);
     const authenticate = expressBasicAuth({
       challenge: true,

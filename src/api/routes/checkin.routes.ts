@@ -17,7 +17,11 @@ export function checkinRoutes(checkIn: CheckIn, counter?: Counter<'result'>): Ro
     .post(async (req, res) => {
       // A secret in the URL ends up in every access log on the way: the header or the body only.
       if ((req.query as Record<string, unknown>).token !== undefined) {
-        throw new DomainError('invalid', 'token_in_query', 'Send the check-in token as Authorization: Bearer <token> or in the body, never in the query string');
+        throw new DomainError(
+          'invalid',
+          'token_in_query',
+          'Send the check-in token as Authorization: Bearer <token> or in the body, never in the query string',
+        );
       }
       try {
         const { active, token } = parseFields(checkinSchema, req);

@@ -3,7 +3,12 @@ import { z } from 'zod';
 const count = z
   .union([z.string(), z.number()], { error: 'active-connections must be a non-negative integer' })
   .transform(String)
-  .pipe(z.string().trim().regex(/^\d{1,9}$/, 'active-connections must be a non-negative integer'))
+  .pipe(
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,9}$/, 'active-connections must be a non-negative integer'),
+  )
   .transform(Number);
 
 /** `active-connections` as documented, or `active` as the original's images sent it. */

@@ -29,7 +29,9 @@ const sshKeyField = z
     ctx.addIssue({ code: 'custom', message: parsed.error });
     return z.NEVER;
   })
-  .describe('OpenSSH public keys (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*), one per line or repeated, at most 8 KiB; handed to the container as SD_SSH_AUTHORIZED_KEYS');
+  .describe(
+    'OpenSSH public keys (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*), one per line or repeated, at most 8 KiB; handed to the container as SD_SSH_AUTHORIZED_KEYS',
+  );
 
 /** `env`: a JSON object, or `NAME=value` strings (repeated form fields). */
 const envField = z
@@ -40,7 +42,9 @@ const envField = z
     ctx.addIssue({ code: 'custom', message: parsed.error });
     return z.NEVER;
   })
-  .describe('Environment variables: a JSON object of NAME → value, or repeated NAME=value form fields; names [A-Za-z_][A-Za-z0-9_]* not starting with SD_, at most 64 of them and 16 KiB in all');
+  .describe(
+    'Environment variables: a JSON object of NAME → value, or repeated NAME=value form fields; names [A-Za-z_][A-Za-z0-9_]* not starting with SD_, at most 64 of them and 16 KiB in all',
+  );
 
 /**
  * A create takes an image, and optionally SSH keys and environment variables for the container, nothing
@@ -48,19 +52,27 @@ const envField = z
  * other HostConfig. Any other field is refused rather than ignored, so that nobody believes they got an
  * option they did not.
  */
-export const createContainerSchema = z.strictObject({
-  ssh_key: sshKeyField.optional(),
-  env: envField.optional(),
-  image: imageReference,
-}, {
-  error: (issue) =>
-    issue.code === 'unrecognized_keys'
-      ? `Only image, ssh_key and env can be given; options such as ${issue.keys.slice(0, 3).map((key) => key.slice(0, 40)).join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
-      : undefined,
-});
+export const createContainerSchema = z.strictObject(
+  {
+    ssh_key: sshKeyField.optional(),
+    env: envField.optional(),
+    image: imageReference,
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `Only image, ssh_key and env can be given; options such as ${issue.keys
+            .slice(0, 3)
+            .map((key) => key.slice(0, 40))
+            .join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
+        : undefined,
+  },
+);
 
 export const patchContainerSchema = z.object({
-  status: z.enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" }).describe('stopped: stop it (in the worker); running: start it again, on new ports'),
+  status: z
+    .enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" })
+    .describe('stopped: stop it (in the worker); running: start it again, on new ports'),
 });
 
 const flag = (name: string) =>
@@ -94,4 +106,3 @@ export const listContainersSchema = z.object({
     .optional()
     .describe('true: re-read every container from the engine first and correct the records (slow)'),
 });
-

@@ -71,7 +71,7 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
       if (resumeFrom !== undefined) {
         try {
           let first = true;
-          for (let from = resumeFrom; !res.destroyed; ) {
+          for (let from = resumeFrom; !res.destroyed;) {
             const { events, gap } = await log.after(from, CATCH_UP_PAGE);
             if (first && gap) res.write(`event: events.gap\ndata: ${JSON.stringify({ after: resumeFrom })}\n\n`);
             first = false;

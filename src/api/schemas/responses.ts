@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTAINER_STATUSES } from '../../domain/containers/record.js';
 
 /**
  * What the API answers, as zod schemas: the presenters' types are inferred from them and the OpenAPI document
@@ -7,71 +8,58 @@ import { z } from 'zod';
 const isoTime = z.iso.datetime().describe('ISO 8601 time, UTC');
 const portString = z.string().describe('A published host port, or "" when none');
 
-export const containerView = z
-  .object({
-    container_id: z.string().describe('Docker\'s full container id (64 hex characters)'),
-    name: z.string().describe('Docker\'s name for it, with a leading slash'),
-    image: z.string(),
-    status: z.enum(['running', 'stopped', 'stopping', 'deleting']),
-    active: z.string().describe('The latest reported count of active connections, as a string'),
-    ssh_port: portString.describe('Host port of the container\'s port 22, or ""'),
-    app_port: portString.describe('Host port of its other exposed port, or ""'),
-    uri: z.string().describe('/v1/containers/<container_id>'),
-    ports: z.record(z.string(), z.string()).describe('Every published port: container port ("80/tcp") → host port'),
-    created_at: isoTime,
-    last_check_in: isoTime.nullable().describe('The latest check-in of this run, or null'),
-    next_check_at: isoTime.nullable().describe('When the idle monitor looks next, or null when it will not'),
-    connections: z.string().describe('Client connections at the worker\'s latest sample, as a string; "" when not sampled'),
-    last_activity_at: isoTime.nullable().describe('The latest sign of activity, or null'),
-    activity_source: z.enum(['observed', 'reported']).nullable().describe('Where that sign came from'),
-    ssh_keys: z.array(z.string()).describe('Fingerprints (SHA256:…) of the SSH keys it was given; keys and env are never shown'),
-  })
-;
+export const containerView = z.object({
+  container_id: z.string().describe("Docker's full container id (64 hex characters)"),
+  name: z.string().describe("Docker's name for it, with a leading slash"),
+  image: z.string(),
+  status: z.enum(CONTAINER_STATUSES),
+  active: z.string().describe('The latest reported count of active connections, as a string'),
+  ssh_port: portString.describe('Host port of the container\'s port 22, or ""'),
+  app_port: portString.describe('Host port of its other exposed port, or ""'),
+  uri: z.string().describe('/v1/containers/<container_id>'),
+  ports: z.record(z.string(), z.string()).describe('Every published port: container port ("80/tcp") → host port'),
+  created_at: isoTime,
+  last_check_in: isoTime.nullable().describe('The latest check-in of this run, or null'),
+  next_check_at: isoTime.nullable().describe('When the idle monitor looks next, or null when it will not'),
+  connections: z.string().describe('Client connections at the worker\'s latest sample, as a string; "" when not sampled'),
+  last_activity_at: isoTime.nullable().describe('The latest sign of activity, or null'),
+  activity_source: z.enum(['observed', 'reported']).nullable().describe('Where that sign came from'),
+  ssh_keys: z.array(z.string()).describe('Fingerprints (SHA256:…) of the SSH keys it was given; keys and env are never shown'),
+});
 
 export const layerProgress = z.object({
   id: z.string(),
-  status: z.string().describe('The engine\'s last word on this layer'),
+  status: z.string().describe("The engine's last word on this layer"),
   current: z.number().int().min(0).describe('Bytes downloaded'),
   total: z.number().int().min(0).describe('Bytes in all (0 while unknown)'),
 });
 
-export const pullView = z
-  .object({
-    pull_id: z.string(),
-    image: z.string(),
-    status: z.enum(['pulling', 'done', 'failed']),
-    layers: z.array(layerProgress),
-    bytes_done: z.number().int().min(0),
-    bytes_total: z.number().int().min(0),
-    error: z.string().nullable().describe('Why it failed, in words; null unless failed'),
-    created_at: isoTime,
-    updated_at: isoTime,
-    uri: z.string().describe('/v1/images/pulls/<pull_id>'),
-  })
-;
+export const pullView = z.object({
+  pull_id: z.string(),
+  image: z.string(),
+  status: z.enum(['pulling', 'done', 'failed']),
+  layers: z.array(layerProgress),
+  bytes_done: z.number().int().min(0),
+  bytes_total: z.number().int().min(0),
+  error: z.string().nullable().describe('Why it failed, in words; null unless failed'),
+  created_at: isoTime,
+  updated_at: isoTime,
+  uri: z.string().describe('/v1/images/pulls/<pull_id>'),
+});
 
 export const imagePresent = z.object({ image: z.string(), status: z.literal('present') });
 
 export const imageList = z.array(z.string().describe('"repository:tag"'));
 
-export const errorBody = z
-  .object({
-    message: z.string().describe('What went wrong, in words'),
-    code: z.string().describe('A stable, machine-readable code, e.g. invalid_request, not_found, image_in_use'),
-  })
-;
+export const errorBody = z.object({
+  message: z.string().describe('What went wrong, in words'),
+  code: z.string().describe('A stable, machine-readable code, e.g. invalid_request, not_found, image_in_use'),
+});
 
 export const checkinAnswer = z.object({ message: z.literal('Checked in'), active: z.string() });
 
-export const healthReport = z
-  .object({
-    status: z.enum(['ok', 'unavailable']),
-    redis: z.enum(['ok', 'down']),
-    docker: z.enum(['ok', 'down']),
-    worker: z.enum(['ok', 'missing', 'unknown']),
-    activity: z.enum(['observed', 'reported-only', 'unknown']),
-  })
-;
+/** GET /healthz, beside the check that makes it. */
+export { healthReport } from '../../adapters/redis/health.js';
 
 export type ContainerView = z.infer<typeof containerView>;
 export type PullView = z.infer<typeof pullView>;

@@ -26,9 +26,7 @@ export interface IdleRuleSettings {
   readonly activitySources: { readonly observed: boolean; readonly reported: boolean };
 }
 
-export type CheckDecision =
-  | { readonly kind: 'reschedule'; readonly strikes: number; readonly nextCheckAt: number }
-  | { readonly kind: 'stop' };
+export type CheckDecision = { readonly kind: 'reschedule'; readonly strikes: number; readonly nextCheckAt: number } | { readonly kind: 'stop' };
 
 export type ActivitySource = 'observed' | 'reported';
 

@@ -36,7 +36,11 @@ export async function startContainer({ runtime, store, clock, settings }: Action
     await store.remove(record.id);
     throw missingContainer(record.id);
   }
-  const result = await store.transition(record.id, { from: ['stopped'], startCount: record.startCount }, startPatch(record, actual, clock.now(), firstCheck(settings)));
+  const result = await store.transition(
+    record.id,
+    { from: ['stopped'], startCount: record.startCount },
+    startPatch(record, actual, clock.now(), firstCheck(settings)),
+  );
   if (result.outcome === 'missing') throw missingContainer(record.id);
   if (result.outcome === 'refused') {
     // Another start won the race: its record is the answer. Anything else changed under us.

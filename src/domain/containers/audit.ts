@@ -16,7 +16,11 @@ export type AuditAction =
  * (a full pass; a pass over some records only cannot tell).
  * `actual` must have been read after `records`, so that a record is never younger than the listing.
  */
-export function planAudit(records: readonly ContainerRecord[], actual: readonly RuntimeContainer[], options: { readonly unrecorded?: boolean } = {}): AuditAction[] {
+export function planAudit(
+  records: readonly ContainerRecord[],
+  actual: readonly RuntimeContainer[],
+  options: { readonly unrecorded?: boolean } = {},
+): AuditAction[] {
   const byId = new Map(actual.map((c) => [c.id, c]));
   const actions: AuditAction[] = [];
   for (const record of records) {

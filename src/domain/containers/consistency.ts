@@ -119,7 +119,8 @@ export function createConsistency({ runtime, store, queue, clock, settings, logg
       const record = await store.get(id);
       const actual = await runtime.inspect(id);
       if (record === null && actual === null) return 'gone';
-      const actions = record === null ? [{ kind: 'unrecorded' as const, actual: actual as RuntimeContainer }] : planAudit([record], actual === null ? [] : [actual]);
+      const actions =
+        record === null ? [{ kind: 'unrecorded' as const, actual: actual as RuntimeContainer }] : planAudit([record], actual === null ? [] : [actual]);
       const { failures } = await correctAll(actions);
       if (failures > 0) throw unavailable('reconcile_failed', `Container ${id} could not be brought in line with Docker`);
       return actual === null ? 'gone' : 'present';

@@ -82,10 +82,7 @@ export function appPort(ports: PortMap): string {
 export type StatusRequest = 'running' | 'stopped';
 
 export type TransitionPlan =
-  | { readonly kind: 'unchanged' }
-  | { readonly kind: 'start' }
-  | { readonly kind: 'stop' }
-  | { readonly kind: 'refuse'; readonly reason: string };
+  { readonly kind: 'unchanged' } | { readonly kind: 'start' } | { readonly kind: 'stop' } | { readonly kind: 'refuse'; readonly reason: string };
 
 /** The state machine of a client's PATCH: pure, so that every pair is tested. */
 export function planStatusChange(current: ContainerStatus, wanted: StatusRequest): TransitionPlan {

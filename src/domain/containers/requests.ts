@@ -59,7 +59,13 @@ export function createContainerRequests(deps: RequestDeps) {
     const env: Record<string, string> = { ...options.env, SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     if (sshKeys.length > 0) env.SD_SSH_AUTHORIZED_KEYS = sshKeys.map((key) => key.line).join('\n');
-    const identity = { createId: randomBytes(8).toString('hex'), image, createdAt: clock.now(), tokenHash: hashToken(token), sshKeys: sshKeys.map((key) => key.fingerprint) };
+    const identity = {
+      createId: randomBytes(8).toString('hex'),
+      image,
+      createdAt: clock.now(),
+      tokenHash: hashToken(token),
+      sshKeys: sshKeys.map((key) => key.fingerprint),
+    };
     // Marked before the engine makes anything: should this process die before the record is stored, the
     // worker knows the container for an unfinished create's once the mark expires, and removes it.
     await store.markCreate(identity.createId, identity.createdAt + settings.orphanGrace * 1000);

@@ -34,14 +34,17 @@ describe('port maps', () => {
   it('reads inspect bindings, preferring IPv4, skipping unpublished ports', () => {
     expect(
       portsFromInspect({
-        '22/tcp': [{ HostIp: '::', HostPort: '40001' }, { HostIp: '0.0.0.0', HostPort: '40000' }],
+        '22/tcp': [
+          { HostIp: '::', HostPort: '40001' },
+          { HostIp: '0.0.0.0', HostPort: '40000' },
+        ],
         '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '40002' }],
         '9000/tcp': null as never,
       }),
     ).toEqual({ '22/tcp': '40000', '80/tcp': '40002' });
   });
 
-  it('reads a listing\'s ports the same way', () => {
+  it("reads a listing's ports the same way", () => {
     expect(
       portsFromListing([
         { PrivatePort: 22, PublicPort: 40001, Type: 'tcp', IP: '::' },
@@ -64,12 +67,13 @@ describe('eventIds', () => {
   it('hands on container ids from newline-delimited JSON split anywhere, skipping other types and junk', () => {
     const ids: string[] = [];
     const feed = eventIds((id) => ids.push(id));
-    const lines = [
-      JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: 'aaa' } }),
-      JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'net' } }),
-      'not json',
-      JSON.stringify({ status: 'start', id: 'bbb' }),
-    ].join('\n') + '\n';
+    const lines =
+      [
+        JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: 'aaa' } }),
+        JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'net' } }),
+        'not json',
+        JSON.stringify({ status: 'start', id: 'bbb' }),
+      ].join('\n') + '\n';
     feed(lines.slice(0, 17));
     feed(Buffer.from(lines.slice(17, 60)));
     feed(lines.slice(60));

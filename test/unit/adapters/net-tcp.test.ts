@@ -21,7 +21,7 @@ const TCP6 = `  sl  local_address                         remote_address        
 `;
 
 describe('parseTcpTable', () => {
-  it('reads ports in hex, peers in the kernel\'s byte order, and the state', () => {
+  it("reads ports in hex, peers in the kernel's byte order, and the state", () => {
     const sockets = parseTcpTable(TCP);
     expect(sockets[0]).toEqual({ localPort: 80, remoteAddress: '0.0.0.0', established: false });
     expect(sockets[1]).toEqual({ localPort: 80, remoteAddress: '172.17.0.1', established: true });
@@ -44,7 +44,7 @@ describe('parseTcpTable', () => {
 });
 
 describe('countClientConnections', () => {
-  it('counts established connections on exposed ports from peers that are not the container\'s loopback', () => {
+  it("counts established connections on exposed ports from peers that are not the container's loopback", () => {
     const sockets = [...parseTcpTable(TCP), ...parseTcpTable(TCP6)];
     // tcp: 172.17.0.1 → 80 and 172.17.0.10 → 80 count; loopback, TIME_WAIT, LISTEN and port 8080 do not.
     expect(countClientConnections(sockets, new Set([80]))).toBe(2);

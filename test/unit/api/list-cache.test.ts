@@ -3,8 +3,23 @@ import { createListCache, type ListSource } from '../../../src/api/presenters/li
 import type { ContainerRecord } from '../../../src/domain/containers/record.js';
 
 const record = (id: string): ContainerRecord => ({
-  id, name: `/${id}`, image: 'demo', status: 'running', active: 0, ports: {}, ip: '', startCount: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [],
+  id,
+  name: `/${id}`,
+  image: 'demo',
+  status: 'running',
+  active: 0,
+  ports: {},
+  ip: '',
+  startCount: 1,
+  checkinAt: null,
+  createdAt: 0,
+  nextCheckAt: null,
+  strikes: 0,
+  tokenHash: '',
+  pid: 0,
+  connections: null,
+  observedAt: null,
+  sshKeys: [],
 });
 
 /** A store whose version and records the test moves, and whose listAt() can be held open. */

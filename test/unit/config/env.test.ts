@@ -22,8 +22,17 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['true', true], ['TRUE', true], ['1', true], ['yes', true], ['on', true],
-    ['false', false], ['False', false], ['0', false], ['no', false], ['off', false], ['', false],
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
+    ['', false],
   ])('reads SD_DISABLE_TIMEOUTS=%j as %s', (value, expected) => {
     expect(loadConfig({ SD_DISABLE_TIMEOUTS: value }).disableTimeouts).toBe(expected);
   });
@@ -60,8 +69,16 @@ describe('loadConfig', () => {
 
   it('holds containers to limits by default, reads sizes as Docker does, and 0 means none', () => {
     expect(loadConfig({}).containerLimits).toEqual({ pids: 512, memory: 2 * 1024 ** 3, cpus: 1 });
-    expect(loadConfig({ SD_CONTAINER_MEMORY: '512m', SD_CONTAINER_CPUS: '0.5', SD_CONTAINER_PIDS_LIMIT: '64' }).containerLimits).toEqual({ pids: 64, memory: 512 * 1024 ** 2, cpus: 0.5 });
-    expect(loadConfig({ SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0', SD_CONTAINER_PIDS_LIMIT: '0' }).containerLimits).toEqual({ pids: 0, memory: 0, cpus: 0 });
+    expect(loadConfig({ SD_CONTAINER_MEMORY: '512m', SD_CONTAINER_CPUS: '0.5', SD_CONTAINER_PIDS_LIMIT: '64' }).containerLimits).toEqual({
+      pids: 64,
+      memory: 512 * 1024 ** 2,
+      cpus: 0.5,
+    });
+    expect(loadConfig({ SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0', SD_CONTAINER_PIDS_LIMIT: '0' }).containerLimits).toEqual({
+      pids: 0,
+      memory: 0,
+      cpus: 0,
+    });
     for (const bad of ['lots', '1t', '-1g', '1k']) expect(() => loadConfig({ SD_CONTAINER_MEMORY: bad })).toThrowError(/SD_CONTAINER_MEMORY/);
     expect(() => loadConfig({ SD_PUBLISH_ADDRESS: 'example.org' })).toThrowError(/SD_PUBLISH_ADDRESS/);
     expect(loadConfig({ SD_PUBLISH_ADDRESS: '127.0.0.1' }).publishAddress).toBe('127.0.0.1');

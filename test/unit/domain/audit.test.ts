@@ -3,23 +3,56 @@ import { planAudit, type AuditAction } from '../../../src/domain/containers/audi
 import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../../src/domain/containers/record.js';
 
 const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
-  id, name: `/${id}`, image: 'demo', status, active: 0, ports: {}, ip: '', startCount: 1,
-  checkinAt: null, createdAt: 0, nextCheckAt: null, strikes: 0, tokenHash: '', pid: 0, connections: null, observedAt: null, sshKeys: [], ...extra,
+  id,
+  name: `/${id}`,
+  image: 'demo',
+  status,
+  active: 0,
+  ports: {},
+  ip: '',
+  startCount: 1,
+  checkinAt: null,
+  createdAt: 0,
+  nextCheckAt: null,
+  strikes: 0,
+  tokenHash: '',
+  pid: 0,
+  connections: null,
+  observedAt: null,
+  sshKeys: [],
+  ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
-  id, name: `/${id}`, image: 'demo', running, ports: {}, ip: '', createdAt: 0, pid: 0, labels: {}, ...extra,
+  id,
+  name: `/${id}`,
+  image: 'demo',
+  running,
+  ports: {},
+  ip: '',
+  createdAt: 0,
+  pid: 0,
+  labels: {},
+  ...extra,
 });
 const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'unrecorded' ? a.actual.id : a.record.id]);
 
 describe('planAudit', () => {
   it('forgets every record whose container is gone, not just the first', () => {
     const actions = planAudit([record('a', 'running'), record('b', 'stopped'), record('c', 'stopping'), record('d', 'deleting')], []);
-    expect(summary(actions)).toEqual([['forget', 'a'], ['forget', 'b'], ['forget', 'c'], ['forget', 'd']]);
+    expect(summary(actions)).toEqual([
+      ['forget', 'a'],
+      ['forget', 'b'],
+      ['forget', 'c'],
+      ['forget', 'd'],
+    ]);
   });
 
-  it('follows stops and starts made behind the server\'s back', () => {
+  it("follows stops and starts made behind the server's back", () => {
     const actions = planAudit([record('a', 'running'), record('b', 'stopped')], [actual('a', false), actual('b', true)]);
-    expect(summary(actions)).toEqual([['mark_stopped', 'a'], ['mark_running', 'b']]);
+    expect(summary(actions)).toEqual([
+      ['mark_stopped', 'a'],
+      ['mark_running', 'b'],
+    ]);
   });
 
   it('finishes a stop whose container no longer runs (its job may have died with a worker)', () => {

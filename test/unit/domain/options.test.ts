@@ -3,7 +3,8 @@ import { imageAllowed, parseAuthorizedKeys, parseEnv } from '../../../src/domain
 
 // Made by ssh-keygen; their fingerprints as `ssh-keygen -lf` prints them.
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILUV5ErnKdseIqInw8AS3grtsEOmTR7DR0ELunVf6aPO alice@laptop';
-const ECDSA = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOgIbC9bgg9tB2D37y4MMAdMTg9cp3k7elPhZH+zJrFMA34cLZK+PSj6dSi0B8Cw+cSbF5d5sIb38Z70r/SQ1y4= bob';
+const ECDSA =
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOgIbC9bgg9tB2D37y4MMAdMTg9cp3k7elPhZH+zJrFMA34cLZK+PSj6dSi0B8Cw+cSbF5d5sIb38Z70r/SQ1y4= bob';
 
 describe('parseAuthorizedKeys', () => {
   it('reads one or more keys and gives their OpenSSH fingerprints', () => {
@@ -35,7 +36,10 @@ describe('parseAuthorizedKeys', () => {
 
 describe('parseEnv', () => {
   it('takes a JSON object or NAME=value strings', () => {
-    expect(parseEnv({ POSTGRES_PASSWORD: 's3cret', PORT: 5432, DEBUG: false })).toEqual({ ok: true, value: { POSTGRES_PASSWORD: 's3cret', PORT: '5432', DEBUG: 'false' } });
+    expect(parseEnv({ POSTGRES_PASSWORD: 's3cret', PORT: 5432, DEBUG: false })).toEqual({
+      ok: true,
+      value: { POSTGRES_PASSWORD: 's3cret', PORT: '5432', DEBUG: 'false' },
+    });
     expect(parseEnv(['A=1', 'B=x=y', 'EMPTY='])).toEqual({ ok: true, value: { A: '1', B: 'x=y', EMPTY: '' } });
     expect(parseEnv('ONE=1')).toEqual({ ok: true, value: { ONE: '1' } });
   });

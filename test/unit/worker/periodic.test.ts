@@ -63,10 +63,14 @@ describe('every', () => {
   it('goes on after a run that failed', async () => {
     const errors: unknown[] = [];
     let runs = 0;
-    const periodic = every(100, async () => {
-      runs += 1;
-      if (runs === 1) throw new Error('Redis away');
-    }, (error) => errors.push(error));
+    const periodic = every(
+      100,
+      async () => {
+        runs += 1;
+        if (runs === 1) throw new Error('Redis away');
+      },
+      (error) => errors.push(error),
+    );
     await vi.advanceTimersByTimeAsync(250);
     expect(errors).toHaveLength(1);
     expect(runs).toBeGreaterThanOrEqual(3);

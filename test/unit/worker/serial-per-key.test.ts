@@ -6,11 +6,14 @@ describe('serialPerKey', () => {
     const log: string[] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const runner = serialPerKey(async (key) => {
-      log.push(`start ${key}`);
-      if (key === 'a' && log.filter((l) => l === 'start a').length === 1) await gate;
-      log.push(`end ${key}`);
-    }, () => undefined);
+    const runner = serialPerKey(
+      async (key) => {
+        log.push(`start ${key}`);
+        if (key === 'a' && log.filter((l) => l === 'start a').length === 1) await gate;
+        log.push(`end ${key}`);
+      },
+      () => undefined,
+    );
     runner.push('a');
     runner.push('a');
     runner.push('a');
@@ -24,9 +27,12 @@ describe('serialPerKey', () => {
 
   it('reports a failure and keeps going', async () => {
     const errors: string[] = [];
-    const runner = serialPerKey(async (key) => {
-      if (key === 'bad') throw new Error('boom');
-    }, (key) => errors.push(key));
+    const runner = serialPerKey(
+      async (key) => {
+        if (key === 'bad') throw new Error('boom');
+      },
+      (key) => errors.push(key),
+    );
     runner.push('bad');
     runner.push('good');
     await runner.idle();
