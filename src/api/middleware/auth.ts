@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { DomainError } from '../../domain/errors.js';
 import expressBasicAuth from 'express-basic-auth';
-import type { LoginThrottle } from '../../domain/ports.js';
+import type { LoginStanding, LoginThrottle } from '../../domain/ports.js';
 import { clientAddress, clientKey } from './client.js';
 
 export const REALM = 'spin-docker';
@@ -21,13 +21,19 @@ const tooMany = (retryAfterSeconds: number) =>
  * challenge), so it does not count. Both sides are hashed before the comparison, so it takes the same time
  * whatever the lengths.
  */
-export function basicAuth(password: string, throttle: LoginThrottle): RequestHandler {
+export function basicAuth(password: string, throttle: LoginThrottle, options: { cleanForMs?: number } = {}): RequestHandler {
   const expected = digest(`admin:${password}`);
   const correct = (user: string, pass: string) => timingSafeEqual(digest(`${user}:${pass}`), expected);
+  // A client that just logged in with no failures on record is not asked about again for a moment: the
+  // common request then costs no Redis round trip. A lockout made by another API process reaches it that late.
+  const cleanForMs = options.cleanForMs ?? 1000;
+  const clean = new Map<string, number>();
+  const CLEAN: LoginStanding = { kind: 'allow', failures: 0 };
 
   return async (req, res, next) => {
     const client = clientKey(clientAddress(req));
-    const before = await throttle.standing(client);
+    const cleanUntil = clean.get(client);
+    const before = cleanUntil !== undefined && cleanUntil > Date.now() ? CLEAN : await throttle.standing(client);
     if (before.kind === 'refuse') throw tooMany(before.retryAfterSeconds);
     const authenticate = expressBasicAuth({
       challenge: true,
@@ -37,10 +43,15 @@ export function basicAuth(password: string, throttle: LoginThrottle): RequestHan
       authorizer: (user, pass, done) => {
         if (correct(user, pass)) {
           // Only a client with failures on record has anything to clear: no write on the common path.
-          if (before.failures === 0) done(null, true);
+          if (before.failures === 0) {
+            if (clean.size > 10_000) clean.clear();
+            clean.set(client, Date.now() + cleanForMs);
+            done(null, true);
+          }
           else throttle.succeed(client).then(() => done(null, true), next);
           return;
         }
+        clean.delete(client);
         throttle.fail(client).then((verdict) => {
           if (verdict.kind === 'refuse') next(tooMany(verdict.retryAfterSeconds));
           else if (verdict.delayMs === 0) done(null, false);
