@@ -182,6 +182,7 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     name: `/bench_${i}`,
     image: DEMO_IMAGE,
     status: 'running',
+    wakeOnConnect: false,
     active: 0,
     ports: { '22/tcp': String(32768 + (i % 20000)), '80/tcp': String(42768 + (i % 20000)) },
     ip: `10.${200 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`,

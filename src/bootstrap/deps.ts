@@ -4,6 +4,7 @@ import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
 import { createDockerClient } from '../adapters/docker/connection.js';
 import { createDockerRuntime } from '../adapters/docker/docker.runtime.js';
 import { registryAuths } from '../adapters/docker/registry-auth.js';
+import { BindProbe } from '../adapters/net/host-ports.js';
 import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
@@ -16,6 +17,8 @@ import { ConfigError, type Config } from '../config/env.js';
 import { createIdlePass, type IdlePass } from '../domain/activity/idle-pass.js';
 import { createCheckIn, type CheckIn } from '../domain/containers/check-in.js';
 import { createConsistency, type Consistency } from '../domain/containers/consistency.js';
+import { createHostPorts, type HostPortAllocator } from '../domain/containers/host-ports.js';
+import { createWake, type Wake } from '../domain/containers/wake.js';
 import { createContainerJobs, type ContainerJobs } from '../domain/containers/jobs.js';
 import { parseAuthorizedKeys, type AuthorizedKey } from '../domain/containers/options.js';
 import { createContainerRequests, type ContainerRequests } from '../domain/containers/requests.js';
@@ -47,6 +50,10 @@ export interface Deps {
   readonly clock: Clock;
   /** The Redis key prefix of this installation. */
   readonly prefix: string;
+  /** How containers are run (from the configuration). */
+  readonly settings: ContainerSettings;
+  /** Where new containers' host ports come from. */
+  readonly hostPorts: HostPortAllocator;
   /** What clients' requests call (the API). */
   readonly requests: ContainerRequests;
   /** A container's report of its activity (the API). */
@@ -55,6 +62,8 @@ export interface Deps {
   readonly jobs: ContainerJobs;
   /** Keeping the records in line with Docker (the worker, and the API's audit). */
   readonly consistency: Consistency;
+  /** Waking sleeping containers (the worker's listeners). */
+  readonly wake: Wake;
   /** The idle stop's pass (the worker). */
   readonly idlePass: IdlePass;
   /** Failed logins, shared by every API process (used by the API only). */
@@ -111,9 +120,13 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     activitySources: config.activitySources,
     allowedImages: config.allowedImages,
     defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
+    portRange: config.portRange,
+    maxPorts: config.maxPorts,
+    wakeOnConnect: config.wakeOnConnect,
   };
   const probe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
-  const useCaseDeps = { runtime, store, queue, clock, settings, logger };
+  const useCaseDeps = { runtime, store, queue, clock, settings, logger, events: eventLog };
+  const hostPorts = createHostPorts({ store, hostPorts: new BindProbe(config.publishAddress), clock, settings });
   const images = createImageCatalog({ runtime, logger, onReconnect: () => metrics.eventStreamReconnects.inc({ stream: 'images' }) });
   const pulls = createImagePulls({
     runtime,
@@ -139,11 +152,14 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     leases: new RedisLeases(redis, prefix),
     clock,
     prefix,
-    requests: createContainerRequests(useCaseDeps),
+    settings,
+    hostPorts,
+    requests: createContainerRequests({ ...useCaseDeps, hostPorts }),
     checkIn: createCheckIn(useCaseDeps),
     jobs: createContainerJobs(useCaseDeps),
     consistency: createConsistency(useCaseDeps),
     idlePass: createIdlePass({ ...useCaseDeps, probe }),
+    wake: createWake(useCaseDeps),
     images,
     pulls,
     metrics,

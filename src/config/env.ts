@@ -22,6 +22,17 @@ const booleanFlag = z
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** `first-last`, e.g. 20000-29999: a range of host ports. */
+const portRange = z
+  .string()
+  .trim()
+  .regex(/^\d{1,5}-\d{1,5}$/, 'a range of ports, first-last, e.g. 20000-29999')
+  .transform((text) => {
+    const [first, last] = text.split('-').map(Number) as [number, number];
+    return { first, last };
+  })
+  .refine(({ first, last }) => first >= 1024 && last <= 65535 && first <= last, 'ports from 1024 to 65535, the first not above the last');
+
 const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** A size as Docker's `--memory` takes it (`512m`, `2g`, bytes); `0` means no limit. */
@@ -85,6 +96,27 @@ const schema = z
     SD_CONTAINER_MEMORY: byteSize.default(2 * 1024 ** 3).describe('Memory cap of every managed container (e.g. 512m, 2g); 0 means none.'),
     SD_CONTAINER_CPUS: z.coerce.number().min(0).max(1024).default(1).describe('CPUs a managed container may use (e.g. 0.5, 2); 0 means no limit.'),
     SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe("Host address that containers' ports are published on."),
+    SD_PORT_RANGE: portRange
+      .default({ first: 20000, last: 29999 })
+      .describe("Host ports every container's exposed ports get one of, for its whole life (outside the kernel's ephemeral range)."),
+    SD_MAX_PORTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(16)
+      .describe('Exposed ports one container may have; an image that exposes more is refused (400).'),
+    SD_WAKE_ON_CONNECT: booleanFlag
+      .default(true)
+      .describe('Whether a stopped container wakes when someone connects to one of its ports (the default of `wake` at create).'),
+    SD_WAKE_TIMEOUT: seconds(60).describe('Seconds a connection that woke a container is held for it to answer; then it is closed.'),
+    SD_WAKE_MAX_HELD: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(64)
+      .describe('Connections held at once per waking container; more are closed at once.'),
     SD_ACTIVITY_SAMPLE_INTERVAL: seconds(30).describe("Seconds between the worker's samples of every running container's open connections."),
     SD_ACTIVITY_SOURCES: z
       .string()
@@ -175,6 +207,13 @@ const schema = z
     dockerTimeout: e.SD_DOCKER_TIMEOUT,
     containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }) as ContainerLimits,
     publishAddress: e.SD_PUBLISH_ADDRESS,
+    /** Host ports containers' exposed ports are taken from. */
+    portRange: Object.freeze(e.SD_PORT_RANGE) as PortRange,
+    maxPorts: e.SD_MAX_PORTS,
+    wakeOnConnect: e.SD_WAKE_ON_CONNECT,
+    /** Seconds a held connection waits for its container. */
+    wakeTimeout: e.SD_WAKE_TIMEOUT,
+    wakeMaxHeld: e.SD_WAKE_MAX_HELD,
     /** Absolute: the default is the project's own data/, wherever the process is started from. */
     dataDir: resolve(e.SD_DATA_DIR ?? DEFAULT_DATA_DIR),
     /** Seconds between idle passes (each samples every running container's connections). */
@@ -207,6 +246,12 @@ const schema = z
 
 /** The settings, parsed once; see `schema` for each one's meaning and default. */
 export type Config = Readonly<z.output<typeof schema>>;
+
+/** A range of host ports, both ends included. */
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
 
 /** What every managed container is held to; 0 means no limit. */
 export interface ContainerLimits {

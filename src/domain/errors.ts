@@ -48,6 +48,17 @@ export const notFound = (code: string, message: string) => new DomainError('not_
 export const conflict = (code: string, message: string) => new DomainError('conflict', code, message);
 export const unavailable = (code: string, message: string, cause?: unknown) => new DomainError('unavailable', code, message, { cause });
 
+/** A host port that something else holds already (the engine could not bind it). */
+export class PortTakenError extends DomainError {
+  constructor(
+    readonly port: number,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('unavailable', 'port_taken', message, { cause });
+  }
+}
+
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
 
 /** Transient failures are worth retrying; the rest will fail the same way again. */

@@ -55,6 +55,9 @@ export function withContainerEvents(store: ContainerStore, log: EventLog, onFail
       return outcome;
     },
     dropCreateMark: (createId) => store.dropCreateMark(createId),
+    reservePorts: (count, createId, range, now) => store.reservePorts(count, createId, range, now),
+    releasePorts: (owner, ports) => store.releasePorts(owner, ports),
+    markPortsForeign: (ports, until) => store.markPortsForeign(ports, until),
     purgeCreateMarks: (before) => store.purgeCreateMarks(before),
     looksEmpty: () => store.looksEmpty(),
     unrecorded: (ids) => store.unrecorded(ids),

@@ -63,6 +63,13 @@ export interface ImageOperations {
   removeImage(reference: string): Promise<'removed' | 'missing'>;
   /** Whether the image is on the engine (nothing is ever pulled). */
   imageExists(reference: string): Promise<boolean>;
+  /** The ports an image exposes ("80/tcp"), or null when the engine has no such image. */
+  exposedPorts(reference: string): Promise<string[] | null>;
+}
+
+/** Ports of this host: whether one is free for a listener (per-host work, as the probe's). */
+export interface HostPorts {
+  isFree(port: number): Promise<boolean>;
 }
 
 /** What the engine tells as it happens (adapters/docker: events.ts). */
@@ -122,6 +129,8 @@ export interface LogOptions {
 export interface CreateSpec {
   readonly image: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Host port of each exposed port ("80/tcp" → "20001"), published on them. */
+  readonly ports: PortMap;
   /** Labels besides the installation's own (see containers/labels.ts). */
   readonly labels: Readonly<Record<string, string>>;
 }
@@ -159,6 +168,16 @@ export interface ContainerStore {
    * is the server's to remove (never said while the store looks freshly emptied, see `looksEmpty`).
    */
   adopt(record: ContainerRecord, createId: string, now: number): Promise<'adopted' | 'exists' | 'in_progress' | 'unfinished'>;
+  /**
+   * Takes `count` free host ports of `range` for create `createId` (held while its mark is good, and the record's
+   * once it is inserted); fewer than asked (none taken) when the range is full. A port held by a record, another
+   * create, or seen in use by something else lately, is not free.
+   */
+  reservePorts(count: number, createId: string, range: { readonly first: number; readonly last: number }, now: number): Promise<string[]>;
+  /** Gives back ports held by `owner` (`create:<id>`, or a record's id). */
+  releasePorts(owner: string, ports: readonly string[]): Promise<void>;
+  /** Notes ports found in use by something other than this server, so that they are not handed out until `until`. */
+  markPortsForeign(ports: readonly string[], until: number): Promise<void>;
   /** Drops the mark of a create whose container is gone. */
   dropCreateMark(createId: string): Promise<void>;
   /** Drops the marks that expired before `before` (creates that never even made a container); how many. */
@@ -280,12 +299,23 @@ export const EVENT_TYPES = [
   'container.deleted',
   'container.activity',
   'container.adopted',
+  /** A connection to a sleeping container's port is starting it (detail: the host port, the peer). */
+  'container.waking',
+  /** It answers: the held connections are joined to it (detail: seconds from the first connection). */
+  'container.woken',
+  /** It could not be woken, or did not answer in time: the held connections were closed (detail: why). */
+  'container.wake_failed',
+  /** One of its host ports was taken by something else at a start, and it got another (detail: which). */
+  'container.port_moved',
   'image.pull',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** What an event tells beyond the record, as plain values (shown in the event's data). */
+export type EventDetail = Readonly<Record<string, string | number | boolean | null>>;
+
 export type DomainEvent =
-  | { readonly type: Exclude<EventType, 'container.deleted' | 'image.pull'>; readonly record: ContainerRecord }
+  | { readonly type: Exclude<EventType, 'container.deleted' | 'image.pull'>; readonly record: ContainerRecord; readonly detail?: EventDetail }
   | { readonly type: 'container.deleted'; readonly id: string }
   | { readonly type: 'image.pull'; readonly pull: PullRecord };
 

@@ -8,7 +8,9 @@ import type { IdlePass } from '../domain/activity/idle-pass.js';
 import type { Consistency } from '../domain/containers/consistency.js';
 import type { ContainerJobs } from '../domain/containers/jobs.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
-import type { ConnectionProbe, ContainerRuntime, Leases } from '../domain/ports.js';
+import type { Wake } from '../domain/containers/wake.js';
+import type { ConnectionProbe, ContainerRuntime, ContainerStore, EventLog, Leases } from '../domain/ports.js';
+import { keepSleepers } from './sleepers.js';
 import { followEngine } from './engine-follower.js';
 import { runIdlePasses } from './idle-passes.js';
 import { startJobWorkers } from './job-workers.js';
@@ -28,6 +30,9 @@ export interface WorkerDeps {
   readonly probe: ConnectionProbe;
   readonly leases: Leases;
   readonly metrics: Metrics;
+  readonly store: Pick<ContainerStore, 'list' | 'get'>;
+  readonly events: Pick<EventLog, 'subscribe'>;
+  readonly wake: Wake;
 }
 
 export interface RunningWorker {
@@ -76,6 +81,16 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     onModeChange: () => heartbeat.beat(),
   });
   const heartbeat = startHeartbeat(deps.redis, deps.prefix, () => idle.mode());
+  const sleepers = keepSleepers({
+    store: deps.store,
+    events: deps.events,
+    wake: deps.wake,
+    logger,
+    metrics: deps.metrics,
+    address: config.publishAddress,
+    timeoutMs: config.wakeTimeout * 1000,
+    maxHeld: config.wakeMaxHeld,
+  });
 
   // The first pass (at start-up) only resumes: the follower reconciles everything as it opens the stream.
   const passes = every(
@@ -91,11 +106,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   );
 
   return {
-    ready: Promise.all([follower.ready, passes.first, idle.ready]).then(() => undefined),
+    ready: Promise.all([follower.ready, passes.first, idle.ready, sleepers.ready]).then(() => undefined),
     async close() {
       heartbeat.stop();
       // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
-      await Promise.all([passes.stop(), idle.close(), ...workers.map((w) => w.close()), follower.close()]);
+      await Promise.all([passes.stop(), idle.close(), ...workers.map((w) => w.close()), follower.close(), sleepers.close()]);
     },
   };
 }

@@ -8,6 +8,7 @@ export function aRecord(id: string, extra: Partial<ContainerRecord> = {}): Conta
     name: `/${id}`,
     image: 'demo',
     status: 'running',
+    wakeOnConnect: false,
     active: 0,
     ports: {},
     ip: '',

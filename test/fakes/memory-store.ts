@@ -52,6 +52,24 @@ export class MemoryStore implements ContainerStore {
     return 'adopted';
   }
 
+  readonly ports = new Map<string, string>();
+
+  async reservePorts(count: number, createId: string, range: { first: number; last: number }): Promise<string[]> {
+    const taken: string[] = [];
+    for (let port = range.first; port <= range.last && taken.length < count; port += 1) if (!this.ports.has(String(port))) taken.push(String(port));
+    if (taken.length < count) return [];
+    for (const port of taken) this.ports.set(port, `create:${createId}`);
+    return taken;
+  }
+
+  async releasePorts(owner: string, ports: readonly string[]): Promise<void> {
+    for (const port of ports) if (this.ports.get(port) === owner) this.ports.delete(port);
+  }
+
+  async markPortsForeign(ports: readonly string[], until: number): Promise<void> {
+    for (const port of ports) this.ports.set(port, `foreign:${until}`);
+  }
+
   async dropCreateMark(createId: string): Promise<void> {
     this.marks.delete(createId);
   }

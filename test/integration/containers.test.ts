@@ -141,7 +141,7 @@ describe('GET /v1/containers/<id>', () => {
 });
 
 describe('PATCH /v1/containers/<id>', () => {
-  it('stops (stopping at once, then stopped in Docker) and starts again on new ports', async () => {
+  it('stops (stopping at once, then stopped in Docker) and starts again on the same ports', async () => {
     const { body: created } = await create(TEST_IMAGES.demo);
     const id = created.container_id as string;
 
@@ -149,7 +149,8 @@ describe('PATCH /v1/containers/<id>', () => {
     expect(stopping.status).toBe(200);
     expect(stopping.body.status).toBe('stopping');
     await statusBecomes(id, 'stopped');
-    expect((await get(id)).body).toMatchObject({ ssh_port: '', app_port: '', active: '0' });
+    // Asleep (wake on connect is the default): it keeps its ports, which a connection would wake it on.
+    expect((await get(id)).body).toMatchObject({ ssh_port: created.ssh_port, app_port: created.app_port, active: '0', asleep: true, wake_on_connect: true });
     expect((await inspect(id)).State.Running).toBe(false);
 
     const again = await patch(id, 'stopped');
@@ -158,8 +159,7 @@ describe('PATCH /v1/containers/<id>', () => {
 
     const started = await patch(id, 'running');
     expect(started.status).toBe(200);
-    expect(started.body).toMatchObject({ status: 'running', active: '0' });
-    expect(started.body.app_port).not.toBe('');
+    expect(started.body).toMatchObject({ status: 'running', active: '0', asleep: false, ports: created.ports });
     expect((await inspect(id)).State.Running).toBe(true);
     expect(await firstBytesOnce(started.body.app_port as string, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/200/);
 
@@ -265,7 +265,7 @@ describe('GET /v1/containers', () => {
       expect(audited.status).toBe(200);
       const byId = new Map((audited.body as { container_id: string }[]).map((c) => [c.container_id, c]));
       expect(byId.has(gone.container_id as string)).toBe(false);
-      expect(byId.get(halted.container_id as string)).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '' });
+      expect(byId.get(halted.container_id as string)).toMatchObject({ status: 'stopped', app_port: halted.app_port, ssh_port: halted.ssh_port, asleep: true });
       expect((await alone.http.get(`/v1/containers/${gone.container_id as string}`).auth(...alone.auth)).status).toBe(404);
     } finally {
       await alone.close();

@@ -161,19 +161,7 @@ function refusedForks(cgroup: string): number {
 
 /** The use cases on the harness's store and queue, but with `runtime` as the engine. */
 function useCasesOn(runtime: ContainerRuntime) {
-  const { store, queue, clock, logger } = h.worker;
-  const settings = {
-    disableTimeouts: false,
-    initialTimeoutInterval: 7200,
-    timeoutInterval: 1800,
-    stopTimeout: 3,
-    checkinUrl: undefined,
-    orphanGrace: 60,
-    activitySources: { observed: true, reported: true },
-    allowedImages: ['*'],
-    defaultSshKeys: [],
-  };
-  const deps = { runtime, store, queue, clock, logger, settings };
+  const deps = { ...h.worker, runtime };
   return { ...createContainerRequests(deps), ...createContainerJobs(deps) };
 }
 
@@ -188,6 +176,7 @@ function record(id: string): ContainerRecord {
     ports: {},
     ip: '',
     startCount: 1,
+    wakeOnConnect: false,
     checkinAt: null,
     createdAt: Date.now(),
     nextCheckAt: null,
@@ -253,8 +242,8 @@ describe('consistency corners', () => {
       },
     });
     const answer = presentContainer(await useCasesOn(exitsFirst).changeStatus(id, 'running'));
-    expect(answer).toMatchObject({ status: 'stopped', app_port: '', ssh_port: '', next_check_at: null });
-    expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body).toMatchObject({ status: 'stopped', ports: {} });
+    expect(answer).toMatchObject({ status: 'stopped', next_check_at: null, asleep: true });
+    expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body).toMatchObject({ status: 'stopped', ports: answer.ports });
   });
 
   it("a stored record that cannot be read is a 500 (logged), not the client's 400", async () => {

@@ -21,6 +21,7 @@ const record = (id: string): ContainerRecord => ({
   ports: {},
   ip: '',
   startCount: 1,
+  wakeOnConnect: false,
   checkinAt: null,
   createdAt: Date.now(),
   nextCheckAt: null,

@@ -41,7 +41,10 @@ export interface Harness {
  */
 export async function startHarness(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<Harness> {
   const instance = env.SD_INSTANCE ?? `test-${randomBytes(4).toString('hex')}`;
+  // Each test instance its own block of host ports, so that instances never hand out the same one.
+  const block = 20000 + 100 * Math.floor(Math.random() * 99);
   const config = loadConfig({
+    SD_PORT_RANGE: `${block}-${block + 99}`,
     SD_PASSWORD: PASSWORD,
     SD_INSTANCE: instance,
     SD_ENVIRONMENT: 'test',
@@ -79,8 +82,9 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     port,
     async stop() {
       await running?.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
       await api.close();
       await worker.close();
     },
@@ -88,8 +92,9 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
       await running?.close();
       await removeContainers(docker, instance);
       await deleteKeys(worker, `${keyPrefix(instance)}*`);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
       await api.close();
       await worker.close();
     },

@@ -8,7 +8,6 @@ import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/p
 import { DeadlineError, type EngineConnection } from './connection.js';
 import { createDemuxer } from './demux.js';
 import { dockerStatus, translateDockerError } from './errors.js';
-import type { DockerImages } from './images.js';
 import { fromInspect, fromListing } from './mapping.js';
 
 export interface ContainerOptions {
@@ -20,8 +19,6 @@ export interface ContainerOptions {
   readonly publishAddress: string;
 }
 
-const EVERY_ADDRESS = new Set(['0.0.0.0', '::']);
-
 /**
  * This installation's containers on the engine. Only containers that carry its label are ever started,
  * stopped or removed: any other id (a forged or stale record) counts as gone.
@@ -29,12 +26,11 @@ const EVERY_ADDRESS = new Set(['0.0.0.0', '::']);
 export class DockerContainers implements ContainerOperations {
   constructor(
     private readonly engine: EngineConnection,
-    private readonly images: Pick<DockerImages, 'inspect'>,
     private readonly options: ContainerOptions,
   ) {}
 
   async createAndStart(spec: CreateSpec): Promise<RuntimeContainer> {
-    const hostConfig = await this.hostConfig(spec.image);
+    const hostConfig = this.hostConfig(spec.ports);
     const { docker } = this.engine;
     const container = await this.engine.call('create the container', (abortSignal) =>
       docker.createContainer({
@@ -161,11 +157,12 @@ export class DockerContainers implements ContainerOperations {
   }
 
   /**
-   * How every container runs: each exposed port on an ephemeral host port (of `publishAddress`), an init as
-   * PID 1 so that SIGTERM is honoured, the configured limits, and without NET_RAW, so that nobody on the shared
-   * bridge can forge packets (ARP spoofing another container's address, say).
+   * How every container runs: each exposed port on the host port chosen for it (of `publishAddress`), bound
+   * explicitly so that every start reuses it, an init as PID 1 so that SIGTERM is honoured, the configured
+   * limits, and without NET_RAW, so that nobody on the shared bridge can forge packets (ARP spoofing another
+   * container's address, say).
    */
-  private async hostConfig(image: string): Promise<Docker.HostConfig> {
+  private hostConfig(ports: CreateSpec['ports']): Docker.HostConfig {
     const { limits, publishAddress } = this.options;
     const config: Docker.HostConfig = {
       Init: true,
@@ -175,9 +172,7 @@ export class DockerContainers implements ContainerOperations {
       ...(limits.memory > 0 ? { Memory: limits.memory, MemorySwap: limits.memory } : {}),
       ...(limits.cpus > 0 ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
     };
-    if (EVERY_ADDRESS.has(publishAddress)) return { ...config, PublishAllPorts: true };
-    // PublishAllPorts always binds every address: bind each exposed port to the one asked for instead.
-    const exposed = Object.keys((await this.images.inspect(image))?.Config?.ExposedPorts ?? {});
-    return { ...config, PortBindings: Object.fromEntries(exposed.map((port) => [port, [{ HostIp: publishAddress, HostPort: '' }]])) };
+    const bindings = Object.entries(ports).map(([inside, outside]) => [inside, [{ HostIp: publishAddress, HostPort: outside }]]);
+    return { ...config, PortBindings: Object.fromEntries(bindings) };
   }
 }

@@ -30,7 +30,7 @@ export interface DockerRuntimeOptions {
 export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): ContainerRuntime {
   const engine = new EngineConnection(docker, { timeoutMs: options.timeoutMs, ...(options.onCall === undefined ? {} : { onCall: options.onCall }) });
   const images = new DockerImages(engine);
-  const containers = new DockerContainers(engine, images, options);
+  const containers = new DockerContainers(engine, options);
   const events = new DockerEvents(engine, options.instance);
   return {
     createAndStart: (spec) => containers.createAndStart(spec),
@@ -44,6 +44,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     pullImage: (reference, auth, onEvent, pullOptions) => images.pullImage(reference, auth, onEvent, pullOptions),
     removeImage: (reference) => images.removeImage(reference),
     imageExists: (reference) => images.imageExists(reference),
+    exposedPorts: (reference) => images.exposedPorts(reference),
     watch: (onChange, signal) => events.watch(onChange, signal),
     watchImages: (onChange, signal) => events.watchImages(onChange, signal),
     ping: (timeoutMs) => engine.ping(timeoutMs),

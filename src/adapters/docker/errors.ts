@@ -1,4 +1,7 @@
-import { DomainError, type ErrorKind } from '../../domain/errors.js';
+import { DomainError, PortTakenError, type ErrorKind } from '../../domain/errors.js';
+
+/** The engine's words for a host port it could not bind: another container holds it, or another process. */
+const PORT_TAKEN = /Bind for [^ ]*:(\d+) failed: port is already allocated|listen (?:tcp|udp)[46]? [^ ]*:(\d+): bind: address already in use/;
 
 /** Node network errors that mean "the engine is not there (right now)". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'EAI_AGAIN']);
@@ -39,6 +42,8 @@ export function translateDockerError(error: unknown, action: string): DomainErro
   }
   const status = dockerStatus(error);
   const detail = e.json?.message ?? e.reason ?? e.message ?? 'unknown error';
+  const taken = PORT_TAKEN.exec(detail);
+  if (taken !== null) return new PortTakenError(Number(taken[1] ?? taken[2]), `Docker could not ${action}: host port ${taken[1] ?? taken[2]} is taken`, error);
   const kind = status === undefined ? 'internal' : (BY_STATUS[status] ?? 'internal');
   return new DomainError(kind, `docker_${kind}`, `Docker could not ${action}: ${detail}`, { cause: error });
 }

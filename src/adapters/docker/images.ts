@@ -79,6 +79,11 @@ export class DockerImages implements ImageOperations {
     return (await this.inspect(reference)) !== null;
   }
 
+  async exposedPorts(reference: string): Promise<string[] | null> {
+    const image = await this.inspect(reference);
+    return image === null ? null : Object.keys(image.Config?.ExposedPorts ?? {}).sort();
+  }
+
   /** The engine's inspect of an image, or null when it has no such image. */
   async inspect(reference: string): Promise<Docker.ImageInspectInfo | null> {
     try {

@@ -37,7 +37,10 @@ export function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
     name: info.Name,
     image: info.Config.Image,
     running,
-    ports: running ? portsFromInspect(info.NetworkSettings.Ports) : {},
+    // A stopped container's ports are its bindings (the fixed ones: an ephemeral one is chosen at each start).
+    ports: running
+      ? portsFromInspect(info.NetworkSettings.Ports)
+      : portsFromInspect(info.HostConfig.PortBindings as ContainerInspectInfo['NetworkSettings']['Ports']),
     ip: running ? firstAddress(info.NetworkSettings.Networks, (info.NetworkSettings as { IPAddress?: string }).IPAddress) : '',
     createdAt: Date.parse(info.Created),
     pid: running ? info.State.Pid : 0,

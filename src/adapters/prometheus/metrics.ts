@@ -16,6 +16,8 @@ export interface Metrics {
   readonly requests: Histogram<'method' | 'route' | 'status'>;
   readonly engineCalls: Histogram<'operation' | 'outcome'>;
   readonly eventStreamReconnects: Counter<'stream'>;
+  /** Seconds from the first connection to a sleeping container until it answered. */
+  readonly wakeSeconds: Histogram;
 }
 
 export function createMetrics(role: 'api' | 'worker', records?: Pick<ContainerStore, 'list'>): Metrics {
@@ -67,6 +69,12 @@ export function createMetrics(role: 'api' | 'worker', records?: Pick<ContainerSt
       name: 'spin_docker_event_stream_reconnects_total',
       help: 'Times the Docker event stream was lost and followed again',
       labelNames: ['stream'],
+      registers,
+    }),
+    wakeSeconds: new Histogram({
+      name: 'spin_docker_wake_seconds',
+      help: 'Seconds from the first connection to a sleeping container until it accepted (held connections joined)',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
   };

@@ -4,7 +4,7 @@ import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/container
 import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import { defineScripts, redisCall } from './connection.js';
-import { ADOPT, CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION, UNRECORDED } from './scripts.js';
+import { ADOPT, CHECK_IN, INSERT, LIST, RELEASE_PORTS, REMOVE, RESERVE_PORTS, RESOLVE_PREFIX, TRANSITION, UNRECORDED } from './scripts.js';
 
 /**
  * Key layout, all under `prefix` (spin-docker:<instance>:):
@@ -14,6 +14,8 @@ import { ADOPT, CHECK_IN, INSERT, LIST, REMOVE, RESOLVE_PREFIX, TRANSITION, UNRE
  *   tokens  hash, SHA-256 of a container's check-in token → id
  *   version counter, incremented by every write to a record
  *   creates sorted set, id of a create under way → the epoch ms its mark expires (see ContainerStore.markCreate)
+ *   ports   hash, host port → who holds it: a record's id, `create:<id>` (a create under way), `foreign:<until>`
+ *   ports:cursor  where the next search for free ports begins
  * A record's `run` field holds its start count (the name it has had since the first release).
  */
 interface StoreKeys {
@@ -24,6 +26,8 @@ interface StoreKeys {
   tokens: string;
   version: string;
   creates: string;
+  ports: string;
+  portsCursor: string;
 }
 
 const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
@@ -56,6 +60,7 @@ const recordHash = z
       .string()
       .default('[]')
       .transform((s) => JSON.parse(s) as string[]),
+    wake: z.string().default('0'),
   })
   .transform((h): ContainerRecord => ({
     id: h.container_id,
@@ -75,6 +80,7 @@ const recordHash = z
     connections: h.connections,
     observedAt: h.observed_at,
     sshKeys: h.ssh_keys,
+    wakeOnConnect: h.wake === '1',
   }));
 
 const ms = (value: number | null) => (value === null ? '' : String(value));
@@ -109,10 +115,12 @@ function fromPairs(pairs: string[]): ContainerRecord {
 }
 
 interface Scripts {
-  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ...args: string[]): Promise<number>;
-  sdAdopt(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ...args: string[]): Promise<string>;
+  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ports: string, ...args: string[]): Promise<number>;
+  sdAdopt(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ports: string, ...args: string[]): Promise<string>;
   sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?, string?]>;
-  sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, id: string): Promise<number>;
+  sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, ports: string, id: string): Promise<number>;
+  sdReservePorts(ports: string, cursor: string, creates: string, count: string, first: string, last: string, createId: string, now: string): Promise<string[]>;
+  sdReleasePorts(ports: string, owner: string, ...hostPorts: string[]): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
   sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
   sdResolve(ids: string, prefix: string): Promise<string[]>;
@@ -120,33 +128,33 @@ interface Scripts {
 }
 
 const SCRIPTS = {
-  sdInsert: { keys: 6, lua: INSERT },
-  sdAdopt: { keys: 6, lua: ADOPT },
+  sdInsert: { keys: 7, lua: INSERT },
+  sdAdopt: { keys: 7, lua: ADOPT },
   sdTransition: { keys: 3, lua: TRANSITION },
-  sdRemove: { keys: 5, lua: REMOVE },
+  sdRemove: { keys: 6, lua: REMOVE },
+  sdReservePorts: { keys: 3, lua: RESERVE_PORTS },
+  sdReleasePorts: { keys: 1, lua: RELEASE_PORTS },
   sdList: { keys: 2, lua: LIST },
   sdCheckIn: { keys: 3, lua: CHECK_IN },
   sdResolve: { keys: 1, lua: RESOLVE_PREFIX },
   sdUnrecorded: { keys: 0, lua: UNRECORDED },
 };
 
+/** A record's host ports, comma-separated, as the scripts take them. */
+const hostPorts = (record: ContainerRecord) => Object.values(record.ports).join(',');
+
 /** The hash fields of a whole record. */
 function recordFields(record: ContainerRecord): string[] {
-  return [
-    'container_id',
-    record.id,
-    'name',
-    record.name,
-    'image',
-    record.image,
-    'created_at',
-    String(record.createdAt),
-    'token_hash',
-    record.tokenHash,
-    'ssh_keys',
-    JSON.stringify(record.sshKeys),
-    ...patchFields(record),
-  ];
+  const identity = {
+    container_id: record.id,
+    name: record.name,
+    image: record.image,
+    created_at: String(record.createdAt),
+    token_hash: record.tokenHash,
+    ssh_keys: JSON.stringify(record.sshKeys),
+    wake: record.wakeOnConnect ? '1' : '0',
+  };
+  return [...Object.entries(identity).flat(), ...patchFields(record)];
 }
 
 export function storeKeys(prefix: string): StoreKeys {
@@ -158,6 +166,8 @@ export function storeKeys(prefix: string): StoreKeys {
     tokens: `${prefix}tokens`,
     version: `${prefix}version`,
     creates: `${prefix}creates`,
+    ports: `${prefix}ports`,
+    portsCursor: `${prefix}ports:cursor`,
   };
 }
 
@@ -187,11 +197,13 @@ export class RedisContainerStore implements ContainerStore {
         keys.tokens,
         keys.version,
         keys.creates,
+        keys.ports,
         record.id,
         String(record.createdAt),
         record.ip,
         record.tokenHash,
         createId,
+        hostPorts(record),
         ...recordFields(record),
       );
     });
@@ -207,16 +219,39 @@ export class RedisContainerStore implements ContainerStore {
         keys.tokens,
         keys.version,
         keys.creates,
+        keys.ports,
         record.id,
         String(record.createdAt),
         record.ip,
         record.tokenHash,
         createId,
         String(now),
+        hostPorts(record),
         ...recordFields(record),
       );
       if (outcome === 'adopted' || outcome === 'exists' || outcome === 'in_progress' || outcome === 'unfinished') return outcome;
       throw new DomainError('internal', 'unexpected_answer', `Redis answered ${outcome} to an adoption`);
+    });
+  }
+
+  reservePorts(count: number, createId: string, range: { first: number; last: number }, now: number): Promise<string[]> {
+    const { keys } = this;
+    return redisCall(() =>
+      this.redis.sdReservePorts(keys.ports, keys.portsCursor, keys.creates, String(count), String(range.first), String(range.last), createId, String(now)),
+    );
+  }
+
+  releasePorts(owner: string, ports: readonly string[]): Promise<void> {
+    if (ports.length === 0) return Promise.resolve();
+    return redisCall(async () => {
+      await this.redis.sdReleasePorts(this.keys.ports, owner, ...ports);
+    });
+  }
+
+  markPortsForeign(ports: readonly string[], until: number): Promise<void> {
+    if (ports.length === 0) return Promise.resolve();
+    return redisCall(async () => {
+      await this.redis.hset(this.keys.ports, Object.fromEntries(ports.map((port) => [port, `foreign:${until}`])));
     });
   }
 
@@ -292,7 +327,7 @@ export class RedisContainerStore implements ContainerStore {
 
   remove(id: string): Promise<boolean> {
     const { keys } = this;
-    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, id)) === 1);
+    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.ports, id)) === 1);
   }
 
   checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'> {

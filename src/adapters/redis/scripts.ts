@@ -9,22 +9,24 @@
  */
 
 /**
- * KEYS: record, ids, addresses, tokens, version, creates. ARGV: id, created-at score, ip, token hash, create id
- * ('' for none), then field/value pairs. Stores the record and drops the create's mark in one step.
+ * KEYS: record, ids, addresses, tokens, version, creates, ports. ARGV: id, created-at score, ip, token hash,
+ * create id ('' for none), host ports (comma-separated, '' for none), then field/value pairs. Stores the record,
+ * makes its host ports its own and drops the create's mark, in one step.
  */
 export const INSERT = `
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
 if ARGV[5] ~= '' then redis.call('ZREM', KEYS[6], ARGV[5]) end
+for port in string.gmatch(ARGV[6], '[^,]+') do redis.call('HSET', KEYS[7], port, ARGV[1]) end
 redis.call('INCR', KEYS[5])
 return 1`;
 
 /**
  * The record of a container that has none, only if it still has none. KEYS: record, ids, addresses, tokens,
- * version, creates. ARGV: id, created-at score, ip, token hash, create id ('' for none), now (ms), then
- * field/value pairs. Returns 'exists', 'in_progress' (the create's mark has not expired), 'unfinished' (it has,
+ * version, creates, ports. ARGV: id, created-at score, ip, token hash, create id ('' for none), now (ms), host
+ * ports (comma-separated), then field/value pairs. Returns 'exists', 'in_progress' (the create's mark has not expired), 'unfinished' (it has,
  * and the store has a version, so it is not one that lost everything), or 'adopted'. A token hash already
  * naming another record is left to that record.
  */
@@ -37,9 +39,10 @@ if ARGV[5] ~= '' then
     if redis.call('EXISTS', KEYS[5]) == 1 then return 'unfinished' end
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
+for port in string.gmatch(ARGV[7], '[^,]+') do redis.call('HSET', KEYS[7], port, ARGV[1]) end
 if ARGV[4] ~= '' then
   local owner = redis.call('HGET', KEYS[4], ARGV[4])
   if not owner or redis.call('EXISTS', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. owner) == 0 then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
@@ -80,8 +83,20 @@ if #ARGV >= 4 then
 end
 return {'applied', redis.call('HGETALL', KEYS[1]), cur[1]}`;
 
-/** KEYS: record, ids, addresses, tokens, version. ARGV: id. Returns 1 when the record existed. */
+/**
+ * KEYS: record, ids, addresses, tokens, version, ports. ARGV: id. Returns 1 when the record existed. Its host
+ * ports are free again.
+ */
 export const REMOVE = `
+local ports = redis.call('HGET', KEYS[1], 'ports')
+if ports then
+  local ok, map = pcall(cjson.decode, ports)
+  if ok and type(map) == 'table' then
+    for _, host in pairs(map) do
+      if redis.call('HGET', KEYS[6], tostring(host)) == ARGV[1] then redis.call('HDEL', KEYS[6], tostring(host)) end
+    end
+  end
+end
 local ip = redis.call('HGET', KEYS[1], 'ip')
 if ip and ip ~= '' and redis.call('HGET', KEYS[3], ip) == ARGV[1] then redis.call('HDEL', KEYS[3], ip) end
 local token = redis.call('HGET', KEYS[1], 'token_hash')
@@ -132,4 +147,47 @@ local key = ARGV[2] .. id
 if redis.call('HGET', key, 'status') ~= 'running' then return 0 end
 redis.call('HSET', key, 'active', ARGV[3], 'checkin_at', ARGV[4])
 redis.call('INCR', KEYS[3])
+return 1`;
+
+/**
+ * Takes `count` free host ports of a range for a create under way. KEYS: ports, cursor, creates. ARGV: count,
+ * first, last, create id, now (ms). A port is free when nobody holds it: no record, no create whose mark is
+ * still good, no foreign listener seen in the last while ("foreign:<until ms>"). The search goes on from where
+ * the last one stopped, so that a port just given up is not handed out again at once. Returns the ports taken
+ * (fewer than asked when the range is full; then none is kept).
+ */
+export const RESERVE_PORTS = `
+local count, first, last, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local size = last - first + 1
+local start = tonumber(redis.call('GET', KEYS[2]) or '0') % size
+local taken = {}
+for step = 0, size - 1 do
+  if #taken == count then break end
+  local port = tostring(first + (start + step) % size)
+  local owner = redis.call('HGET', KEYS[1], port)
+  local free = not owner
+  if owner then
+    local create = string.match(owner, '^create:(.+)$')
+    local foreign = tonumber(string.match(owner, '^foreign:(%d+)$'))
+    if create then
+      local expires = redis.call('ZSCORE', KEYS[3], create)
+      free = (not expires) or tonumber(expires) < now
+    elseif foreign then
+      free = foreign < now
+    end
+  end
+  if free then
+    taken[#taken + 1] = port
+    redis.call('SET', KEYS[2], (start + step + 1) % size)
+  end
+end
+if #taken < count then return {} end
+for _, port in ipairs(taken) do redis.call('HSET', KEYS[1], port, 'create:' .. ARGV[4]) end
+return taken`;
+
+/** Gives ports back. KEYS: ports. ARGV: owner as held ('create:<id>' or a record id), then ports. */
+export const RELEASE_PORTS = `
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
 return 1`;

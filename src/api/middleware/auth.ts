@@ -47,8 +47,7 @@ export function basicAuth(password: string, throttle: LoginThrottle, options: { 
             if (clean.size > 10_000) clean.clear();
             clean.set(client, Date.now() + cleanForMs);
             done(null, true);
-          }
-          else throttle.succeed(client).then(() => done(null, true), next);
+          } else throttle.succeed(client).then(() => done(null, true), next);
           return;
         }
         clean.delete(client);

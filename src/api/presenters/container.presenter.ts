@@ -9,16 +9,20 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export function presentContainer(record: ContainerRecord): ContainerView {
   const activity = lastActivity(record);
+  const asleep = record.status === 'stopped' && record.wakeOnConnect;
+  // Its ports answer while it runs, and while it sleeps (a connection wakes it); otherwise a stopped
+  // container's ports are blank, as the original's were.
+  const shown = record.status === 'stopped' && !asleep ? {} : record.ports;
   return {
     container_id: record.id,
     name: record.name,
     image: record.image,
     status: record.status,
     active: String(record.active),
-    ssh_port: sshPort(record.ports),
-    app_port: appPort(record.ports),
+    ssh_port: sshPort(shown),
+    app_port: appPort(shown),
     uri: `/v1/containers/${record.id}`,
-    ports: { ...record.ports },
+    ports: { ...shown },
     created_at: new Date(record.createdAt).toISOString(),
     last_check_in: iso(record.checkinAt),
     next_check_at: iso(record.nextCheckAt),
@@ -26,5 +30,7 @@ export function presentContainer(record: ContainerRecord): ContainerView {
     last_activity_at: iso(activity?.at ?? null),
     activity_source: activity?.source ?? null,
     ssh_keys: [...record.sshKeys],
+    wake_on_connect: record.wakeOnConnect,
+    asleep,
   };
 }

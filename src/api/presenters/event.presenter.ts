@@ -13,7 +13,7 @@ export function eventFrame(event: StoredEvent): string {
       data = { pull: presentPull(event.pull) };
       break;
     default:
-      data = { container_id: event.record.id, container: presentContainer(event.record) };
+      data = { container_id: event.record.id, ...event.detail, container: presentContainer(event.record) };
   }
   return `id: ${event.eventId}\nevent: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -30,8 +30,12 @@ export function containersRoutes(requests: ContainerRequests, consistency: Pick<
       res.set('Content-Type', 'application/json; charset=utf-8').send(await listBody());
     })
     .post(async (req, res) => {
-      const { image, ssh_key: sshKeys, env } = parseFields(createContainerSchema, req);
-      const record = await requests.create(image, { ...(sshKeys === undefined ? {} : { sshKeys }), ...(env === undefined ? {} : { env }) });
+      const { image, ssh_key: sshKeys, env, wake } = parseFields(createContainerSchema, req);
+      const record = await requests.create(image, {
+        ...(sshKeys === undefined ? {} : { sshKeys }),
+        ...(env === undefined ? {} : { env }),
+        ...(wake === undefined ? {} : { wake }),
+      });
       res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
     })
     .all(methodNotAllowed(['GET', 'POST']));

@@ -52,16 +52,25 @@ const envField = z
  * other HostConfig. Any other field is refused rather than ignored, so that nobody believes they got an
  * option they did not.
  */
+/** A yes/no field: a JSON boolean, or true/false/1/0 as a form or query sends it. */
+const yesNo = (name: string) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])], { error: `${name} must be true or false` })
+    .transform((value) => value === true || value === 'true' || value === '1');
+
 export const createContainerSchema = z.strictObject(
   {
     ssh_key: sshKeyField.optional(),
     env: envField.optional(),
+    wake: yesNo('wake')
+      .optional()
+      .describe("Whether a connection to one of its ports wakes it while it is stopped (default: the server's SD_WAKE_ON_CONNECT, true)"),
     image: imageReference,
   },
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `Only image, ssh_key and env can be given; options such as ${issue.keys
+        ? `Only image, ssh_key, env and wake can be given; options such as ${issue.keys
             .slice(0, 3)
             .map((key) => key.slice(0, 40))
             .join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
@@ -72,7 +81,7 @@ export const createContainerSchema = z.strictObject(
 export const patchContainerSchema = z.object({
   status: z
     .enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" })
-    .describe('stopped: stop it (in the worker); running: start it again, on new ports'),
+    .describe('stopped: stop it (in the worker); running: start it again, on the same ports'),
 });
 
 const flag = (name: string) =>

@@ -25,6 +25,8 @@ export const containerView = z.object({
   last_activity_at: isoTime.nullable().describe('The latest sign of activity, or null'),
   activity_source: z.enum(['observed', 'reported']).nullable().describe('Where that sign came from'),
   ssh_keys: z.array(z.string()).describe('Fingerprints (SHA256:…) of the SSH keys it was given; keys and env are never shown'),
+  wake_on_connect: z.boolean().describe('Whether a connection to one of its ports wakes it while it is stopped'),
+  asleep: z.boolean().describe('Stopped, and woken by the first connection to any of its ports (which it keeps)'),
 });
 
 export const layerProgress = z.object({

@@ -1,5 +1,5 @@
-import { conflict, notFound } from '../errors.js';
-import type { Clock, ContainerOperations, ContainerStore, JobQueue } from '../ports.js';
+import { PortTakenError, conflict, notFound } from '../errors.js';
+import type { Clock, ContainerOperations, ContainerStore, EventDetail, EventLog, JobQueue, RuntimeContainer } from '../ports.js';
 import type { ContainerRecord } from './record.js';
 import { startPatch } from './record.js';
 import { firstCheck, type ContainerSettings } from './settings.js';
@@ -14,7 +14,12 @@ export interface ActionDeps {
   readonly queue: Pick<JobQueue, 'enqueueStop'>;
   readonly clock: Clock;
   readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval'>;
+  /** Where a sleeping container's start asks the listeners on its ports to hand them back. */
+  readonly events: Pick<EventLog, 'publish'>;
 }
+
+/** How long a start waits for the listeners on a sleeping container's ports to let go of them. */
+const HAND_BACK_MS = 3_000;
 
 export const missingContainer = (id: string) => notFound('container_not_found', `Container ${id} doesn't exist`);
 
@@ -29,9 +34,32 @@ export async function requestStop({ store, queue }: Pick<ActionDeps, 'store' | '
   return result.record;
 }
 
-/** Starts a stopped container and records the new start; a record whose container is gone is forgotten. */
-export async function startContainer({ runtime, store, clock, settings }: ActionDeps, record: ContainerRecord): Promise<ContainerRecord> {
-  const actual = await runtime.start(record.id);
+/**
+ * Starts a sleeping container's container: first the listeners holding its host ports (the worker's, on its
+ * host) are told to hand them back (`container.waking`), then the engine is asked, again while they have not
+ * let go yet. `detail` says what woke it.
+ */
+async function startHandingBack({ runtime, events, clock }: ActionDeps, record: ContainerRecord, detail: EventDetail): Promise<RuntimeContainer | null> {
+  if (!record.wakeOnConnect) return runtime.start(record.id);
+  await events.publish({ type: 'container.waking', record, detail });
+  const giveUpAt = clock.now() + HAND_BACK_MS;
+  for (;;) {
+    try {
+      return await runtime.start(record.id);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || clock.now() > giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Starts a stopped container and records the new start, on the same ports; a record whose container is gone is
+ * forgotten. `detail` says what asked for it (a PATCH, a connection that woke it).
+ */
+export async function startContainer(deps: ActionDeps, record: ContainerRecord, detail: EventDetail = { peer: 'request' }): Promise<ContainerRecord> {
+  const { store, clock, settings } = deps;
+  const actual = await startHandingBack(deps, record, detail);
   if (actual === null) {
     await store.remove(record.id);
     throw missingContainer(record.id);

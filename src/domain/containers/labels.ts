@@ -1,4 +1,4 @@
-import type { ContainerRecord, RuntimeContainer } from './record.js';
+import type { ContainerRecord, PortMap, RuntimeContainer } from './record.js';
 import { startPatch, type FirstCheck } from './record.js';
 
 /**
@@ -19,6 +19,10 @@ export const LABELS = {
   tokenHash: 'io.spin-docker.token-sha256',
   /** Fingerprints of the SSH keys it was given, comma-separated. */
   sshKeys: 'io.spin-docker.ssh-keys',
+  /** Its stable host ports, `22/tcp=20001,80/tcp=20002` (Docker keeps them as bindings too). */
+  ports: 'io.spin-docker.ports',
+  /** Whether a connection wakes it while it is stopped, `true` or `false`. */
+  wake: 'io.spin-docker.wake',
 } as const;
 
 /** The part of a record that never changes after the create, as the labels keep it. */
@@ -28,6 +32,9 @@ export interface RecordIdentity {
   readonly createdAt: number;
   readonly tokenHash: string;
   readonly sshKeys: readonly string[];
+  /** Stable host ports by container port; empty for a container made before they were. */
+  readonly ports: PortMap;
+  readonly wakeOnConnect: boolean;
 }
 
 /** The labels a new container gets (besides the installation's own, which the engine adapter sets). */
@@ -38,7 +45,20 @@ export function identityLabels(identity: RecordIdentity): Record<string, string>
     [LABELS.createdAt]: String(identity.createdAt),
     [LABELS.tokenHash]: identity.tokenHash,
     [LABELS.sshKeys]: identity.sshKeys.join(','),
+    [LABELS.ports]: Object.entries(identity.ports)
+      .map(([inside, outside]) => `${inside}=${outside}`)
+      .join(','),
+    [LABELS.wake]: String(identity.wakeOnConnect),
   };
+}
+
+function portsFromLabel(text: string | undefined): PortMap {
+  const ports: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const match = /^(\d{1,5}\/(?:tcp|udp|sctp))=(\d{1,5})$/.exec(pair.trim());
+    if (match) ports[match[1] as string] = match[2] as string;
+  }
+  return ports;
 }
 
 /**
@@ -55,6 +75,8 @@ export function identityFromLabels(actual: Pick<RuntimeContainer, 'labels' | 'im
     createdAt: Number.isFinite(createdAt) && createdAt > 0 ? createdAt : actual.createdAt,
     tokenHash: /^[0-9a-f]{64}$/.test(labels[LABELS.tokenHash] ?? '') ? (labels[LABELS.tokenHash] as string) : '',
     sshKeys: keys === '' ? [] : keys.split(','),
+    ports: portsFromLabel(labels[LABELS.ports]),
+    wakeOnConnect: labels[LABELS.wake] === 'true',
   };
 }
 
@@ -71,6 +93,9 @@ export function adoptedRecord(actual: RuntimeContainer, now: number, firstCheck:
     createdAt: identity.createdAt,
     tokenHash: identity.tokenHash,
     sshKeys: identity.sshKeys,
+    wakeOnConnect: identity.wakeOnConnect,
+    // A stopped container's ports: as its labels keep them (a listing does not say).
+    ports: identity.ports,
     ...startPatch({ startCount: 0 }, actual, now, firstCheck),
   };
 }

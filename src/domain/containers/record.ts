@@ -14,8 +14,17 @@ export interface ContainerRecord {
   /** The image reference as the client sent it. */
   readonly image: string;
   readonly status: ContainerStatus;
+  /**
+   * Whether, while stopped, a connection to one of its ports wakes it (the worker listens on them). Records of
+   * containers made before stable ports read as false: their ports changed at every start.
+   */
+  readonly wakeOnConnect: boolean;
   /** Last reported number of active connections; 0 after every start and stop. */
   readonly active: number;
+  /**
+   * Its host ports by container port: chosen at create from SD_PORT_RANGE and kept for its whole life, stopped
+   * or running (containers made before stable ports: what Docker gave them at their latest start).
+   */
   readonly ports: PortMap;
   /** Address on the Docker network while running, '' otherwise; the key of check-ins. */
   readonly ip: string;
@@ -61,6 +70,14 @@ export interface RuntimeContainer {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** The TCP ports of a port map, container port → host port (`{"80/tcp": "20001"}` → [[80, 20001]]). */
+export function tcpBindings(ports: PortMap): [containerPort: number, hostPort: number][] {
+  return Object.entries(ports)
+    .filter(([spec, host]) => spec.endsWith('/tcp') && host !== '')
+    .map(([spec, host]): [number, number] => [Number(spec.slice(0, -'/tcp'.length)), Number(host)])
+    .filter(([inside, outside]) => Number.isInteger(inside) && inside > 0 && Number.isInteger(outside) && outside > 0);
+}
+
 /** Host port of container port 22/tcp, or '' when not published. */
 export function sshPort(ports: PortMap): string {
   return ports['22/tcp'] ?? '';
@@ -94,10 +111,9 @@ export function planStatusChange(current: ContainerStatus, wanted: StatusRequest
   return wanted === 'running' ? { kind: 'start' } : { kind: 'stop' };
 }
 
-/** What a record says once its container no longer runs. */
+/** What a record says once its container no longer runs (its ports stay its own). */
 export const stoppedPatch = {
   status: 'stopped',
-  ports: {},
   ip: '',
   pid: 0,
   active: 0,

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, forbidden, invalid, notFound } from '../errors.js';
-import type { Clock, ContainerOperations, ContainerStore, ImageOperations, JobQueue, LogOptions } from '../ports.js';
+import { PortTakenError, conflict, forbidden, invalid, notFound } from '../errors.js';
+import type { Clock, ContainerOperations, ContainerStore, EventLog, ImageOperations, JobQueue, LogOptions } from '../ports.js';
 import { missingContainer, requestStop, startContainer } from './actions.js';
+import type { HostPortAllocator } from './host-ports.js';
 import { identityLabels } from './labels.js';
 import { imageAllowed, type AuthorizedKey } from './options.js';
-import type { ContainerRecord, StatusRequest } from './record.js';
+import type { ContainerRecord, PortMap, StatusRequest } from './record.js';
 import { planStatusChange, startPatch } from './record.js';
 import { firstCheck, type ContainerSettings } from './settings.js';
 import { hashToken, newToken } from './tokens.js';
@@ -13,14 +14,22 @@ import { hashToken, newToken } from './tokens.js';
 export interface CreateOptions {
   readonly sshKeys?: readonly AuthorizedKey[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Whether a connection wakes it while stopped (default SD_WAKE_ON_CONNECT). */
+  readonly wake?: boolean;
 }
 
 export interface RequestDeps {
-  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'remove' | 'logs'> & Pick<ImageOperations, 'imageExists'>;
+  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'remove' | 'logs'> & Pick<ImageOperations, 'exposedPorts'>;
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop' | 'enqueueDelete'>;
   readonly clock: Clock;
-  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval' | 'checkinUrl' | 'allowedImages' | 'defaultSshKeys' | 'orphanGrace'>;
+  readonly settings: Pick<
+    ContainerSettings,
+    'disableTimeouts' | 'initialTimeoutInterval' | 'checkinUrl' | 'allowedImages' | 'defaultSshKeys' | 'orphanGrace' | 'maxPorts' | 'wakeOnConnect'
+  >;
+  /** Where new containers' host ports come from. */
+  readonly hostPorts: HostPortAllocator;
+  readonly events: Pick<EventLog, 'publish'>;
   readonly logger: { warn(details: object, message: string): void };
 }
 
@@ -29,7 +38,7 @@ const SHORT_ID = /^[0-9a-f]{4,63}$/;
 
 /** The use cases a client's HTTP request calls: read, create, start, stop and delete containers. */
 export function createContainerRequests(deps: RequestDeps) {
-  const { runtime, store, queue, clock, settings, logger } = deps;
+  const { runtime, store, queue, clock, settings, logger, hostPorts } = deps;
 
   /**
    * A container id as a client may write it: the full 64-hex id, or a unique prefix of at least 4 hex
@@ -52,35 +61,51 @@ export function createContainerRequests(deps: RequestDeps) {
 
   async function create(image: string, options: CreateOptions = {}): Promise<ContainerRecord> {
     if (!imageAllowed(image, settings.allowedImages)) throw forbidden('image_not_allowed', `Image ${image} is not allowed on this server (SD_ALLOWED_IMAGES)`);
-    if (!(await runtime.imageExists(image))) throw notFound('image_not_found', `Image ${image} not found on this server`);
+    const exposed = await runtime.exposedPorts(image);
+    if (exposed === null) throw notFound('image_not_found', `Image ${image} not found on this server`);
+    if (exposed.length > settings.maxPorts) {
+      throw invalid(
+        'too_many_ports',
+        `Image ${image} exposes ${exposed.length} ports; this server publishes at most ${settings.maxPorts} per container (SD_MAX_PORTS)`,
+      );
+    }
     const token = newToken();
     const sshKeys = options.sshKeys ?? settings.defaultSshKeys;
     // The client's variables first: the server's own (SD_*) can never be overridden (and are refused earlier).
     const env: Record<string, string> = { ...options.env, SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     if (sshKeys.length > 0) env.SD_SSH_AUTHORIZED_KEYS = sshKeys.map((key) => key.line).join('\n');
-    const identity = {
-      createId: randomBytes(8).toString('hex'),
-      image,
-      createdAt: clock.now(),
-      tokenHash: hashToken(token),
-      sshKeys: sshKeys.map((key) => key.fingerprint),
-    };
+    const createId = randomBytes(8).toString('hex');
+    const createdAt = clock.now();
     // Marked before the engine makes anything: should this process die before the record is stored, the
     // worker knows the container for an unfinished create's once the mark expires, and removes it.
-    await store.markCreate(identity.createId, identity.createdAt + settings.orphanGrace * 1000);
-    const actual = await runtime.createAndStart({ image, env, labels: identityLabels(identity) });
+    await store.markCreate(createId, createdAt + settings.orphanGrace * 1000);
+    const started = await createOnFreePorts(exposed, createId, (ports) => {
+      const identity = {
+        createId,
+        image,
+        createdAt,
+        tokenHash: hashToken(token),
+        sshKeys: sshKeys.map((key) => key.fingerprint),
+        ports,
+        wakeOnConnect: options.wake ?? settings.wakeOnConnect,
+      };
+      return runtime.createAndStart({ image, env, labels: identityLabels(identity), ports }).then((actual) => ({ actual, identity }));
+    });
+    const { actual, identity } = started;
     const record: ContainerRecord = {
       id: actual.id,
       name: actual.name,
       image,
-      createdAt: identity.createdAt,
+      createdAt,
       tokenHash: identity.tokenHash,
       sshKeys: identity.sshKeys,
+      wakeOnConnect: identity.wakeOnConnect,
+      ports: identity.ports,
       ...startPatch({ startCount: 0 }, actual, clock.now(), firstCheck(settings)),
     };
     try {
-      await store.insert(record, identity.createId);
+      await store.insert(record, createId);
     } catch (error) {
       // Without a record nobody could ever manage this container: take it away again (the mark stays, so
       // should this removal fail too, the worker removes it once the mark expires).
@@ -90,6 +115,24 @@ export function createContainerRequests(deps: RequestDeps) {
       throw error;
     }
     return record;
+  }
+
+  /**
+   * Creates on host ports of the range; a port the engine finds taken after all (something began to listen on
+   * it since it was looked at) is noted and the create made again on others.
+   */
+  async function createOnFreePorts<T>(exposed: readonly string[], createId: string, create: (ports: PortMap) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      const ports = await hostPorts.allocate(exposed, createId);
+      try {
+        return await create(ports);
+      } catch (error) {
+        await hostPorts.release(createId, ports).catch(() => undefined);
+        if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+        await hostPorts.markTaken(error);
+        logger.warn({ port: error.port, createId }, 'a host port was taken after all; creating on another');
+      }
+    }
   }
 
   async function changeStatus(id: string, wanted: StatusRequest): Promise<ContainerRecord> {

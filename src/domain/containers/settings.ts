@@ -20,6 +20,12 @@ export interface ContainerSettings {
   readonly allowedImages: readonly string[];
   /** Keys for containers created without any (SD_SSH_AUTHORIZED_KEYS_FILE). */
   readonly defaultSshKeys: readonly AuthorizedKey[];
+  /** Host ports containers' exposed ports get one of, for their whole life. */
+  readonly portRange: { readonly first: number; readonly last: number };
+  /** Exposed ports one container may have. */
+  readonly maxPorts: number;
+  /** Whether a stopped container wakes on a connection, unless its create said otherwise. */
+  readonly wakeOnConnect: boolean;
 }
 
 /** When a fresh start is first looked at by the idle check. */

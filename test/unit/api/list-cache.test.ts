@@ -11,6 +11,7 @@ const record = (id: string): ContainerRecord => ({
   ports: {},
   ip: '',
   startCount: 1,
+  wakeOnConnect: false,
   checkinAt: null,
   createdAt: 0,
   nextCheckAt: null,

@@ -11,6 +11,7 @@ const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRec
   ports: {},
   ip: '',
   startCount: 1,
+  wakeOnConnect: false,
   checkinAt: null,
   createdAt: 0,
   nextCheckAt: null,
