@@ -159,7 +159,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     jobs: createContainerJobs(useCaseDeps),
     consistency: createConsistency(useCaseDeps),
     idlePass: createIdlePass({ ...useCaseDeps, probe }),
-    wake: createWake(useCaseDeps),
+    wake: createWake({ ...useCaseDeps, hostPorts }),
     images,
     pulls,
     metrics,

@@ -61,6 +61,8 @@ export function withContainerEvents(store: ContainerStore, log: EventLog, onFail
     purgeCreateMarks: (before) => store.purgeCreateMarks(before),
     looksEmpty: () => store.looksEmpty(),
     unrecorded: (ids) => store.unrecorded(ids),
+    setAlias: (from, to) => store.setAlias(from, to),
+    aliasOf: (id) => store.aliasOf(id),
     get: (id) => store.get(id),
     resolvePrefix: (prefix) => store.resolvePrefix(prefix),
     list: () => store.list(),

@@ -24,6 +24,12 @@ export interface ContainerOperations {
    * it and returns what the engine says. A container that was created but could not start is removed again.
    */
   createAndStart(spec: CreateSpec): Promise<RuntimeContainer>;
+  /**
+   * Makes a stopped container anew with other host ports (Docker cannot change a container's bindings): its
+   * file system, volumes, settings and labels (with `labels` on top) carried over, under a new id; the old one
+   * is removed. Returns the new, stopped container.
+   */
+  recreate(id: string, changes: { readonly ports: PortMap; readonly labels: Readonly<Record<string, string>> }): Promise<RuntimeContainer>;
   /** Starts a stopped container (a running one is fine) and returns it; null when it no longer exists. */
   start(id: string): Promise<RuntimeContainer | null>;
   /** Stops a container, waiting `timeoutSeconds` before SIGKILL. 'missing' when it no longer exists. */
@@ -186,6 +192,10 @@ export interface ContainerStore {
   looksEmpty(): Promise<boolean>;
   /** Of `ids`, those that have no record. */
   unrecorded(ids: readonly string[]): Promise<string[]>;
+  /** Notes that the container `from` was made anew as `to` (a port moved): `from` resolves to `to` from then on. */
+  setAlias(from: string, to: string): Promise<void>;
+  /** What `id` was made anew as, if it was. */
+  aliasOf(id: string): Promise<string | null>;
   get(id: string): Promise<ContainerRecord | null>;
   /** The ids of records that start with `prefix`: none, one, or two (then it is ambiguous). */
   resolvePrefix(prefix: string): Promise<string[]>;

@@ -47,6 +47,10 @@ export class FakeEngine implements ContainerOperations {
     throw new Error('not in this fake');
   }
 
+  async recreate(): Promise<RuntimeContainer> {
+    throw new Error('not in this fake');
+  }
+
   async start(id: string): Promise<RuntimeContainer | null> {
     this.calls.push(`start ${id}`);
     const container = this.containers.get(id);

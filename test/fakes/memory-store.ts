@@ -80,6 +80,16 @@ export class MemoryStore implements ContainerStore {
     return dropped;
   }
 
+  readonly aliases = new Map<string, string>();
+
+  async setAlias(from: string, to: string): Promise<void> {
+    this.aliases.set(from, to);
+  }
+
+  async aliasOf(id: string): Promise<string | null> {
+    return this.aliases.get(id) ?? null;
+  }
+
   async looksEmpty(): Promise<boolean> {
     return !this.written;
   }

@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindProbe } from '../../src/adapters/net/host-ports.js';
 import { openEvents, type SseClient } from '../support/sse.js';
@@ -86,6 +87,40 @@ describe('stable ports', () => {
       .auth(...h.auth)
       .send({ status: 'running' });
     expect(started.body).toMatchObject({ status: 'running', ports: created.ports });
+  });
+
+  it('moves a port that something else took while the container was stopped to a free one, keeping its files, with an event', async () => {
+    const created = await create(TEST_IMAGES.httpd, { wake: false });
+    const exec = await h.docker.getContainer(created.container_id).exec({ Cmd: ['sh', '-c', 'echo kept > /bin/kept.txt'] });
+    await exec.start({ Detach: true });
+    await expect.poll(async () => (await exec.inspect()).ExitCode, { timeout: 5_000 }).toBe(0);
+    await h.http
+      .patch(`/v1/containers/${created.container_id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
+    await expect.poll(async () => (await get(created.container_id)).status, { timeout: 20_000 }).toBe('stopped');
+    // Something else listens on its app port meanwhile.
+    const squatter = createServer().listen(Number(created.app_port), '0.0.0.0');
+    await once(squatter, 'listening');
+    try {
+      const started = await h.http
+        .patch(`/v1/containers/${created.container_id}`)
+        .auth(...h.auth)
+        .send({ status: 'running' });
+      expect(started.status).toBe(200);
+      const moved = started.body as View;
+      expect(moved.status).toBe('running');
+      expect(moved.app_port).not.toBe(created.app_port);
+      expect(moved.ssh_port).toBe(created.ssh_port);
+      expect(moved.container_id).not.toBe(created.container_id);
+      const event = await events.next((frame) => frame.event === 'container.port_moved' && (frame.data ?? '').includes(created.container_id));
+      expect(JSON.parse(event.data ?? '{}')).toMatchObject({ container_port: '80/tcp', from: Number(created.app_port), to: Number(moved.app_port), former_id: created.container_id });
+      // Its former id still finds it; its files came along; its new port is the container's.
+      expect((await get(created.container_id)).container_id).toBe(moved.container_id);
+      expect((await exchange(Number(moved.app_port), 'GET /kept.txt HTTP/1.0\r\n\r\n')).answer).toMatch(/kept/);
+    } finally {
+      squatter.close();
+    }
   });
 
   it('is a 503 no_ports when the range is full, and nothing is created', async () => {

@@ -52,6 +52,41 @@ export class DockerContainers implements ContainerOperations {
     }
   }
 
+  async recreate(id: string, changes: { readonly ports: CreateSpec['ports']; readonly labels: CreateSpec['labels'] }): Promise<RuntimeContainer> {
+    const { docker } = this.engine;
+    const old = docker.getContainer(id);
+    const info = await this.engine.call('inspect the container', (abortSignal) => old.inspect({ abortSignal }));
+    // Its file system as it is now becomes an image of its own (its anonymous volumes are taken along as they are).
+    const committed = (await this.engine.call('commit the container', () => old.commit({ repo: 'spin-docker-moved', tag: id.slice(0, 12), pause: false }), {
+      extraMs: 5 * 60_000,
+    })) as { Id: string };
+    const mounts = (info.Mounts ?? [])
+      .filter((mount) => mount.Type === 'volume' && mount.Name !== undefined)
+      .map((mount) => ({ Type: 'volume' as const, Source: mount.Name as string, Target: mount.Destination, ReadOnly: !mount.RW }));
+    const name = info.Name.replace(/^\//, '');
+    await this.engine.call('rename the container', () => old.rename({ name: `${name}-moved-${Date.now()}` }));
+    const config = info.Config;
+    const created = await this.engine.call('create the container', (abortSignal) =>
+      docker.createContainer({
+        name,
+        Image: committed.Id,
+        Env: config.Env,
+        Cmd: config.Cmd,
+        Entrypoint: config.Entrypoint,
+        WorkingDir: config.WorkingDir,
+        User: config.User,
+        ExposedPorts: config.ExposedPorts,
+        Labels: { ...config.Labels, ...changes.labels, [LABELS.instance]: this.options.instance, [LABELS.movedImage]: committed.Id },
+        HostConfig: { ...this.hostConfig(changes.ports), Mounts: mounts },
+        abortSignal,
+      } as Docker.ContainerCreateOptions),
+    );
+    await this.engine.call('remove the container', (abortSignal) => old.remove({ force: true, v: false, abortSignal }));
+    const fresh = await this.inspect(created.id);
+    if (fresh === null) throw new DomainError('internal', 'recreate_failed', `The container made anew for ${id} vanished`);
+    return fresh;
+  }
+
   async start(id: string): Promise<RuntimeContainer | null> {
     if ((await this.inspect(id)) === null) return null;
     try {
@@ -81,7 +116,15 @@ export class DockerContainers implements ContainerOperations {
   }
 
   async remove(id: string): Promise<void> {
-    if ((await this.inspect(id)) === null) return;
+    const container = await this.inspect(id);
+    if (container === null) return;
+    await this.removeContainer(id);
+    // A container made anew on other ports ran from an image of its own: it goes with it.
+    const moved = container.labels[LABELS.movedImage];
+    if (moved !== undefined) await this.engine.call('remove image', (abortSignal) => this.engine.docker.getImage(moved).remove({ abortSignal } as object)).catch(() => undefined);
+  }
+
+  private async removeContainer(id: string): Promise<void> {
     try {
       await this.engine.call('remove the container', (abortSignal) => this.engine.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
     } catch (error) {

@@ -35,6 +35,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
   return {
     createAndStart: (spec) => containers.createAndStart(spec),
     start: (id) => containers.start(id),
+    recreate: (id, changes) => containers.recreate(id, changes),
     stop: (id, timeoutSeconds) => containers.stop(id, timeoutSeconds),
     remove: (id) => containers.remove(id),
     logs: (id, logOptions, signal) => containers.logs(id, logOptions, signal),

@@ -140,6 +140,9 @@ const SCRIPTS = {
   sdUnrecorded: { keys: 0, lua: UNRECORDED },
 };
 
+/** How long a container made anew on other ports answers to its former id. */
+const ALIAS_SECONDS = 90 * 24 * 3600;
+
 /** A record's host ports, comma-separated, as the scripts take them. */
 const hostPorts = (record: ContainerRecord) => Object.values(record.ports).join(',');
 
@@ -176,7 +179,10 @@ export class RedisContainerStore implements ContainerStore {
   private readonly redis: Redis & Scripts;
   private readonly keys: StoreKeys;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
     this.redis = defineScripts<Scripts>(redis, SCRIPTS);
     this.keys = storeKeys(prefix);
   }
@@ -263,6 +269,16 @@ export class RedisContainerStore implements ContainerStore {
 
   purgeCreateMarks(before: number): Promise<number> {
     return redisCall(() => this.redis.zremrangebyscore(this.keys.creates, '-inf', `(${before}`));
+  }
+
+  setAlias(from: string, to: string): Promise<void> {
+    return redisCall(async () => {
+      await this.redis.set(`${this.prefix}moved:${from}`, to, 'EX', ALIAS_SECONDS);
+    });
+  }
+
+  aliasOf(id: string): Promise<string | null> {
+    return redisCall(() => this.redis.get(`${this.prefix}moved:${id}`));
   }
 
   looksEmpty(): Promise<boolean> {

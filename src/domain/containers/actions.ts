@@ -1,5 +1,7 @@
 import { PortTakenError, conflict, notFound } from '../errors.js';
-import type { Clock, ContainerOperations, ContainerStore, EventDetail, EventLog, JobQueue, RuntimeContainer } from '../ports.js';
+import type { Clock, ContainerOperations, ContainerStore, EventDetail, EventLog, JobQueue, Logger, RuntimeContainer } from '../ports.js';
+import type { HostPortAllocator } from './host-ports.js';
+import { moveTakenPort } from './port-move.js';
 import type { ContainerRecord } from './record.js';
 import { startPatch } from './record.js';
 import { firstCheck, type ContainerSettings } from './settings.js';
@@ -9,13 +11,15 @@ import { firstCheck, type ContainerSettings } from './settings.js';
  * start its container, and ask the worker to stop it. Shared, so that every caller does them the same way.
  */
 export interface ActionDeps {
-  readonly runtime: Pick<ContainerOperations, 'start'>;
+  readonly runtime: Pick<ContainerOperations, 'start' | 'recreate'>;
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop'>;
   readonly clock: Clock;
-  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval'>;
+  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval' | 'orphanGrace'>;
   /** Where a sleeping container's start asks the listeners on its ports to hand them back. */
   readonly events: Pick<EventLog, 'publish'>;
+  readonly hostPorts: HostPortAllocator;
+  readonly logger: Pick<Logger, 'warn'>;
 }
 
 /** How long a start waits for the listeners on a sleeping container's ports to let go of them. */
@@ -57,9 +61,19 @@ async function startHandingBack({ runtime, events, clock }: ActionDeps, record: 
  * Starts a stopped container and records the new start, on the same ports; a record whose container is gone is
  * forgotten. `detail` says what asked for it (a PATCH, a connection that woke it).
  */
-export async function startContainer(deps: ActionDeps, record: ContainerRecord, detail: EventDetail = { peer: 'request' }): Promise<ContainerRecord> {
+export async function startContainer(deps: ActionDeps, given: ContainerRecord, detail: EventDetail = { peer: 'request' }): Promise<ContainerRecord> {
   const { store, clock, settings } = deps;
-  const actual = await startHandingBack(deps, record, detail);
+  let record = given;
+  let actual: RuntimeContainer | null;
+  for (let moves = 0; ; moves += 1) {
+    try {
+      actual = await startHandingBack(deps, record, detail);
+      break;
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || moves >= Object.keys(record.ports).length) throw error;
+      record = await moveTakenPort(deps, record, error);
+    }
+  }
   if (actual === null) {
     await store.remove(record.id);
     throw missingContainer(record.id);

@@ -23,6 +23,8 @@ export const LABELS = {
   ports: 'io.spin-docker.ports',
   /** Whether a connection wakes it while it is stopped, `true` or `false`. */
   wake: 'io.spin-docker.wake',
+  /** Set on a container made anew on other ports: the image of its file system, removed with it. */
+  movedImage: 'io.spin-docker.moved-image',
 } as const;
 
 /** The part of a record that never changes after the create, as the labels keep it. */

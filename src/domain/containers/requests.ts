@@ -19,7 +19,7 @@ export interface CreateOptions {
 }
 
 export interface RequestDeps {
-  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'remove' | 'logs'> & Pick<ImageOperations, 'exposedPorts'>;
+  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'recreate' | 'remove' | 'logs'> & Pick<ImageOperations, 'exposedPorts'>;
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop' | 'enqueueDelete'>;
   readonly clock: Clock;
@@ -45,7 +45,8 @@ export function createContainerRequests(deps: RequestDeps) {
    * characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
    */
   async function resolveId(given: string): Promise<string> {
-    if (FULL_ID.test(given)) return given;
+    // A container made anew on other ports answers to its former id too.
+    if (FULL_ID.test(given)) return (await store.get(given)) === null ? ((await store.aliasOf(given)) ?? given) : given;
     if (!SHORT_ID.test(given)) throw missingContainer(given);
     const matches = await store.resolvePrefix(given);
     if (matches.length === 0) throw missingContainer(given);
