@@ -57,13 +57,14 @@ const program = new Command()
 
 program
   .command('ps')
-  .description('List containers (running ones; --all for every one)')
+  .description('List containers (running and asleep ones; --all for every one)')
   .option('-a, --all', 'every container, stopped ones too')
   .option('--json', 'the container objects as JSON')
   .option('-q, --quiet', 'ids only')
   .action(async (options: { all?: boolean; json?: boolean; quiet?: boolean }, cmd: Command) => {
     const all = await client(cmd).json<ContainerView[]>('GET', '/v1/containers');
-    const shown = options.all ? all : all.filter((c) => c.status === 'running' || c.status === 'stopping');
+    // Asleep containers are listed too: their ports answer (a connection wakes them).
+    const shown = options.all ? all : all.filter((c) => c.status === 'running' || c.status === 'stopping' || c.asleep);
     if (options.json) return out(`${JSON.stringify(shown, null, 2)}\n`);
     if (options.quiet) return out(shown.map((c) => `${c.container_id.slice(0, 12)}\n`).join(''));
     out(
@@ -72,7 +73,7 @@ program
         shown.map((c) => [
           c.container_id.slice(0, 12),
           c.image,
-          c.status,
+          c.asleep ? 'asleep' : c.status,
           ports(c.ports),
           c.connections,
           relative(c.last_activity_at),

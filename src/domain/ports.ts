@@ -30,6 +30,11 @@ export interface ContainerOperations {
    * is removed. Returns the new, stopped container.
    */
   recreate(id: string, changes: { readonly ports: PortMap; readonly labels: Readonly<Record<string, string>> }): Promise<RuntimeContainer>;
+  /**
+   * Whether a running container is ready for its clients: its image's health check (HEALTHCHECK), run at once
+   * rather than at Docker's next interval, succeeds; true for an image that has none.
+   */
+  ready(id: string): Promise<boolean>;
   /** Starts a stopped container (a running one is fine) and returns it; null when it no longer exists. */
   start(id: string): Promise<RuntimeContainer | null>;
   /** Stops a container, waiting `timeoutSeconds` before SIGKILL. 'missing' when it no longer exists. */

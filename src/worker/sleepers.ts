@@ -2,7 +2,7 @@ import type { HeldConnection } from '../adapters/net/port-holder.js';
 import { PortHolder, join } from '../adapters/net/port-holder.js';
 import type { Wake } from '../domain/containers/wake.js';
 import { tcpBindings, type ContainerRecord } from '../domain/containers/record.js';
-import type { ContainerStore, EventLog, Logger } from '../domain/ports.js';
+import type { ContainerOperations, ContainerStore, EventLog, Logger } from '../domain/ports.js';
 import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { every } from './periodic.js';
 
@@ -10,6 +10,7 @@ export interface SleepersDeps {
   readonly store: Pick<ContainerStore, 'list' | 'get'>;
   readonly events: Pick<EventLog, 'subscribe'>;
   readonly wake: Wake;
+  readonly runtime: Pick<ContainerOperations, 'ready'>;
   readonly logger: Logger;
   readonly metrics?: Pick<Metrics, 'wakeSeconds'>;
   /** The host address the ports are published on. */
@@ -52,6 +53,7 @@ export function keepSleepers({
   store,
   events,
   wake,
+  runtime,
   logger,
   metrics,
   address,
@@ -132,6 +134,11 @@ export function keepSleepers({
     const deadline = state.firstAt + timeoutMs;
     let answered = false;
     const alive = async () => (await store.get(id).catch(() => record))?.status === 'running';
+    // An image with a health check is ready when it passes (a database accepts before it takes queries).
+    while (Date.now() < deadline && !(await runtime.ready(id).catch(() => false))) {
+      if (!(await alive())) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const outcomes = await Promise.all(
       state.held.map(async (held) => {
         const outcome = await join(held, { host: record.ip, port: held.containerPort }, deadline, alive);

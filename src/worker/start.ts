@@ -22,7 +22,7 @@ export interface WorkerDeps {
   readonly logger: Logger;
   readonly redis: Redis;
   readonly prefix: string;
-  readonly runtime: Pick<ContainerRuntime, 'watch'>;
+  readonly runtime: Pick<ContainerRuntime, 'watch' | 'ready'>;
   readonly jobs: ContainerJobs;
   readonly consistency: Consistency;
   readonly idlePass: IdlePass;
@@ -85,6 +85,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     store: deps.store,
     events: deps.events,
     wake: deps.wake,
+    runtime: deps.runtime,
     logger,
     metrics: deps.metrics,
     address: config.publishAddress,

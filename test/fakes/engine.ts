@@ -47,6 +47,10 @@ export class FakeEngine implements ContainerOperations {
     throw new Error('not in this fake');
   }
 
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
   async recreate(): Promise<RuntimeContainer> {
     throw new Error('not in this fake');
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BindProbe } from '../../src/adapters/net/host-ports.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
@@ -97,9 +98,9 @@ async function sshWhenUp(port: string, keyName: string, command: string) {
   return ssh(port, keyName, command);
 }
 
-async function psql(port: string, password: string, sql: string, extra: string[] = []): Promise<string> {
+async function psql(port: string, password: string, sql: string, extra: string[] = [], connectTimeout = '3'): Promise<string> {
   const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', port, '-U', 'postgres', '-X', '-At', ...extra, '-c', sql], {
-    env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '3' },
+    env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: connectTimeout },
     timeout: 20_000,
   });
   return stdout.trim();
@@ -258,6 +259,35 @@ describe('spin-docker/redis', () => {
     );
     expect(await ping(locked.app)).toMatch(/NOAUTH/);
     expect(await ping(locked.app, '--no-auth-warning', '-a', 'kit-secret')).toBe('PONG');
+  });
+});
+
+describe('a sleeping container of the kit wakes for its own protocol', () => {
+  const stop = async (c: Started) => {
+    await h.http
+      .patch(`/v1/containers/${c.id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
+    await waitUntil('it sleeps', async () => ((await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth)).body.asleep === true ? true : undefined), 30_000);
+    // Its ports are the worker's once it has seen the stop: told by trying to bind one (a connection would wake it).
+    await waitUntil('its ports are listened on', async () => ((await new BindProbe('0.0.0.0').isFree(Number(c.app))) ? undefined : true), 10_000);
+  };
+
+  it('psql against a sleeping PostgreSQL gets its answer, on the same port', async () => {
+    const c = await start(TEST_IMAGES.postgres, { env: { POSTGRES_PASSWORD: 'wake-secret' } });
+    await waitUntil('psql select 1', () => psql(c.app, 'wake-secret', 'select 1').catch(() => undefined), 60_000);
+    await stop(c);
+    // The first connection waits while the container starts and PostgreSQL comes up: seconds, not three.
+    expect(await psql(c.app, 'wake-secret', 'select 42', [], '30')).toBe('42');
+    expect((await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth)).body).toMatchObject({ status: 'running', app_port: c.app });
+  });
+
+  it('ssh into a sleeping spin-docker/base runs the command and returns', async () => {
+    const c = await start(TEST_IMAGES.base, { ssh_key: publicKey('alice') });
+    expect(await sshWhenUp(c.ssh, 'alice', 'true')).toEqual({ code: 0, out: '' });
+    await stop({ ...c, app: c.ssh });
+    expect(await ssh(c.ssh, 'alice', 'echo woke by ssh')).toEqual({ code: 0, out: 'woke by ssh\n' });
+    expect((await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth)).body).toMatchObject({ status: 'running', ssh_port: c.ssh });
   });
 });
 

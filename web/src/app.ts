@@ -95,6 +95,12 @@ function put(row: Row, key: keyof Row['cells'], value: string, render: (td: HTML
 
 function portLinks(td: HTMLTableCellElement, c: ContainerView): void {
   td.replaceChildren();
+  if (c.asleep) {
+    const note = document.createElement('span');
+    note.className = 'asleep-note';
+    note.textContent = 'asleep: connect to wake';
+    td.append(note);
+  }
   for (const [inside, outside] of Object.entries(c.ports)) {
     if (inside === '22/tcp') {
       const code = document.createElement('code');
@@ -128,13 +134,14 @@ function render(id: string): void {
   put(row, 'name', c.name, text(c.name.replace(/^\//, '')));
   row.cells.name.title = c.container_id;
   put(row, 'image', c.image, text(c.image));
-  put(row, 'status', c.status, (td) => {
+  const status = c.asleep ? 'asleep' : c.status;
+  put(row, 'status', status, (td) => {
     const badge = document.createElement('span');
-    badge.className = `status ${c.status}`;
-    badge.textContent = c.status;
+    badge.className = `status ${status}`;
+    badge.textContent = status;
     td.replaceChildren(badge);
   });
-  put(row, 'ports', JSON.stringify(c.ports), (td) => portLinks(td, c));
+  put(row, 'ports', `${c.asleep}${JSON.stringify(c.ports)}`, (td) => portLinks(td, c));
   put(row, 'connections', c.connections, text(c.connections === '' ? '–' : c.connections));
   const activity = relative(c.last_activity_at) + (c.activity_source ? ` (${c.activity_source})` : '');
   put(row, 'activity', activity, text(activity));

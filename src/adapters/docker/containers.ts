@@ -87,6 +87,22 @@ export class DockerContainers implements ContainerOperations {
     return fresh;
   }
 
+  async ready(id: string): Promise<boolean> {
+    const container = this.engine.docker.getContainer(id);
+    const info = await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal }));
+    const test = info.Config.Healthcheck?.Test ?? [];
+    const command = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test[1] ?? 'true'] : null;
+    if (command === null || command.length === 0) return true;
+    const exec = await this.engine.call('run the health check', () => container.exec({ Cmd: command, AttachStdout: false, AttachStderr: false }));
+    await this.engine.call('run the health check', () => exec.start({ Detach: true }));
+    for (const deadline = Date.now() + this.engine.timeoutMs; Date.now() < deadline; ) {
+      const state = await this.engine.call('run the health check', () => exec.inspect());
+      if (!state.Running) return state.ExitCode === 0;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return false;
+  }
+
   async start(id: string): Promise<RuntimeContainer | null> {
     if ((await this.inspect(id)) === null) return null;
     try {

@@ -36,6 +36,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     createAndStart: (spec) => containers.createAndStart(spec),
     start: (id) => containers.start(id),
     recreate: (id, changes) => containers.recreate(id, changes),
+    ready: (id) => containers.ready(id),
     stop: (id, timeoutSeconds) => containers.stop(id, timeoutSeconds),
     remove: (id) => containers.remove(id),
     logs: (id, logOptions, signal) => containers.logs(id, logOptions, signal),
