@@ -43,8 +43,8 @@ const env = (vars: Record<string, unknown> = {}) => ({
   VAGRANT_DEFAULT_PROVIDER: 'docker',
   SD_VAGRANT_HTTP_PORT: String(httpPort),
   FORWARD_DOCKER_PORTS: 'true',
-  DOCKER_PORTS_FIRST: '32768',
-  DOCKER_PORTS_LAST: '32799',
+  DOCKER_PORTS_FIRST: '20000',
+  DOCKER_PORTS_LAST: '20031',
   SD_ANSIBLE_EXTRA_VARS: JSON.stringify({ ...extraVars, ...vars }),
 });
 
@@ -117,7 +117,7 @@ describe('vagrant up --provider=docker', () => {
     const body = (await res.json()) as { container_id: string; app_port: string };
     containerId = body.container_id;
     const port = Number(body.app_port);
-    expect(port).toBeGreaterThanOrEqual(32768);
+    expect(port).toBeGreaterThanOrEqual(20000);
     expect(port).toBeLessThanOrEqual(32799);
     const page = await waitUntil(
       'the demo page',

@@ -79,6 +79,9 @@ describe('deployment files', () => {
     // Only the worker shares the host's PID namespace (it reads the containers' sockets there).
     expect(stdout.match(/pid: host/g)).toHaveLength(1);
     expect(stdout).toMatch(/\n {2}worker:\n(?: {4}.*\n)* {4}pid: host\n/);
+    // The worker listens on sleeping containers' host ports: the host's network; Redis reaches it on loopback only.
+    expect(stdout).toMatch(/\n {2}worker:\n(?: {4}.*\n)* {4}network_mode: host\n/);
+    expect(stdout).toMatch(/\n {2}redis:\n(?: {4}.*\n)* {4}- 127\.0\.0\.1:6390:6379\/tcp\n/);
 
     const unset = { ...process.env };
     delete unset.SD_PASSWORD;

@@ -114,7 +114,12 @@ describe('stable ports', () => {
       expect(moved.ssh_port).toBe(created.ssh_port);
       expect(moved.container_id).not.toBe(created.container_id);
       const event = await events.next((frame) => frame.event === 'container.port_moved' && (frame.data ?? '').includes(created.container_id));
-      expect(JSON.parse(event.data ?? '{}')).toMatchObject({ container_port: '80/tcp', from: Number(created.app_port), to: Number(moved.app_port), former_id: created.container_id });
+      expect(JSON.parse(event.data ?? '{}')).toMatchObject({
+        container_port: '80/tcp',
+        from: Number(created.app_port),
+        to: Number(moved.app_port),
+        former_id: created.container_id,
+      });
       // Its former id still finds it; its files came along; its new port is the container's.
       expect((await get(created.container_id)).container_id).toBe(moved.container_id);
       expect((await exchange(Number(moved.app_port), 'GET /kept.txt HTTP/1.0\r\n\r\n')).answer).toMatch(/kept/);

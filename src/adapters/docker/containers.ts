@@ -95,7 +95,7 @@ export class DockerContainers implements ContainerOperations {
     if (command === null || command.length === 0) return true;
     const exec = await this.engine.call('run the health check', () => container.exec({ Cmd: command, AttachStdout: false, AttachStderr: false }));
     await this.engine.call('run the health check', () => exec.start({ Detach: true }));
-    for (const deadline = Date.now() + this.engine.timeoutMs; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + this.engine.timeoutMs; Date.now() < deadline;) {
       const state = await this.engine.call('run the health check', () => exec.inspect());
       if (!state.Running) return state.ExitCode === 0;
       await new Promise((resolve) => setTimeout(resolve, 25));
@@ -137,7 +137,8 @@ export class DockerContainers implements ContainerOperations {
     await this.removeContainer(id);
     // A container made anew on other ports ran from an image of its own: it goes with it.
     const moved = container.labels[LABELS.movedImage];
-    if (moved !== undefined) await this.engine.call('remove image', (abortSignal) => this.engine.docker.getImage(moved).remove({ abortSignal } as object)).catch(() => undefined);
+    if (moved !== undefined)
+      await this.engine.call('remove image', (abortSignal) => this.engine.docker.getImage(moved).remove({ abortSignal } as object)).catch(() => undefined);
   }
 
   private async removeContainer(id: string): Promise<void> {
