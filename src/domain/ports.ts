@@ -237,8 +237,10 @@ export interface VersionedRecords {
 
 /** A short exclusive claim on a piece of periodic work, so that several workers do it once (adapters/redis). */
 export interface Leases {
-  /** True when this process now holds `name` for `ttlMs` (nobody else held it). */
+  /** True when this process now holds `name` for `ttlMs` (nobody else held it, or this process did). */
   acquire(name: string, ttlMs: number): Promise<boolean>;
+  /** Lets go of `name` if this process holds it (at shutdown, so that a restarted worker need not wait). */
+  release(name: string): Promise<void>;
 }
 
 /** The slow work handed to the worker (adapters/bullmq). */

@@ -75,5 +75,12 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
     },
     (error) => logger.warn({ err: error }, 'idle pass failed; will try again'),
   );
-  return { ready: passes.first, mode: () => mode, close: () => passes.stop() };
+  return {
+    ready: passes.first,
+    mode: () => mode,
+    async close() {
+      await passes.stop();
+      await leases.release(`idle-pass:${host}`).catch(() => undefined);
+    },
+  };
 }

@@ -72,7 +72,7 @@ describe('the dashboard', () => {
     await row(res.body.container_id as string).waitFor({ timeout: 10_000 });
   });
 
-  it('stops a container and shows stopping turn into stopped without a reload, then starts it again', async () => {
+  it('stops a container and shows stopping turn into asleep without a reload, its ports still links, then starts it again', async () => {
     const id = await newestId(TEST_IMAGES.demo);
     const seen: string[] = [];
     await page.exposeFunction('statusSeen', (status: string) => seen.push(status));
@@ -82,9 +82,10 @@ describe('the dashboard', () => {
       new MutationObserver(() => window.statusSeen(cell.textContent)).observe(cell, { childList: true, subtree: true, characterData: true });
     })()`);
     await row(id).getByRole('button', { name: 'Stop' }).click();
-    await row(id).locator('.status').getByText('stopped').waitFor({ timeout: 20_000 });
-    expect(seen).toEqual(['stopping', 'stopped']);
-    expect(await row(id).locator('.ports').textContent()).toBe('');
+    await row(id).locator('.status').getByText('asleep').waitFor({ timeout: 20_000 });
+    expect(seen).toEqual(['stopping', 'asleep']);
+    expect(await row(id).locator('.ports').textContent()).toMatch(/^asleep: connect to wake.*ssh -p \d+/);
+    expect(await row(id).locator('.ports a').count()).toBe(1);
     await row(id).getByRole('button', { name: 'Start' }).click();
     await row(id).locator('.status').getByText('running').waitFor({ timeout: 20_000 });
   });

@@ -37,7 +37,7 @@ describe('the OpenAPI document', () => {
         };
       }
     ).requestBody.content['application/json']?.schema;
-    expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['env', 'image', 'ssh_key']);
+    expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['env', 'image', 'ssh_key', 'wake']);
     expect(create?.required).toEqual(['image']);
     expect(create?.additionalProperties).toBe(false);
     expect(create?.properties.image?.pattern).toMatch(/^\^/);
@@ -116,6 +116,8 @@ describe('real answers match the documented schemas', () => {
         .send({ status: 'stopped' }),
       200,
     );
+    // Started again once the worker has stopped it (while it is stopping, a start is a 409).
+    await expect.poll(async () => (await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.status, { timeout: 20_000 }).toBe('stopped');
     check(
       'PATCH',
       '/v1/containers/{id}',
