@@ -12,6 +12,7 @@ import { listScenario } from './scenarios/list.js';
 import { samplingScenario } from './scenarios/sampling.js';
 import { stopScenario } from './scenarios/stop.js';
 import { sweepScenario } from './scenarios/sweep.js';
+import { wakeScenario } from './scenarios/wake.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only create,list]`: every scenario against the real API and worker
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, (env: BenchEnv) => Promise<ScenarioReport>> = {
   concurrency: concurrencyScenario,
   sampling: samplingScenario,
   dashboard: dashboardScenario,
+  wake: wakeScenario,
 };
 
 function option(name: string): string | undefined {

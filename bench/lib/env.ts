@@ -24,7 +24,11 @@ export interface BenchEnv {
   /** Label value for the raw engine's containers, so that our worker never sees them. */
   readonly rawInstance: string;
   readonly apiPid: number;
+  /** The worker's PID (a new one after restartWorker()). */
   readonly workerPid: number;
+  /** Stops the worker (SIGTERM) and starts a new one; resolves once it has said it started, with when it was spawned. */
+  restartWorker(): Promise<{ readonly spawnedAt: number }>;
+  readonly env: Readonly<Record<string, string | undefined>>;
   readonly docker: Docker;
   readonly redis: Redis;
   readonly store: RedisContainerStore;
@@ -116,7 +120,7 @@ export async function startBenchEnv(quick: boolean): Promise<BenchEnv> {
   // BENCH_PROFILE=1: CPU profiles of both processes in bench/results/profiles (open them in Chrome's devtools).
   const profile = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
   const api = spawnLogged(process.execPath, [...profile, 'dist/api/main.js'], env);
-  const worker = spawnLogged(process.execPath, [...profile, 'dist/worker/main.js'], env);
+  let worker = spawnLogged(process.execPath, [...profile, 'dist/worker/main.js'], env);
   await waitFor('the API', () => api.output().includes('API listening'));
   await waitFor('the worker', () => worker.output().includes('worker started'));
 
@@ -132,7 +136,20 @@ export async function startBenchEnv(quick: boolean): Promise<BenchEnv> {
     instance,
     rawInstance,
     apiPid: api.child.pid as number,
-    workerPid: worker.child.pid as number,
+    get workerPid() {
+      return worker.child.pid as number;
+    },
+    env,
+    async restartWorker() {
+      const old = worker.child;
+      const exited = new Promise((resolve) => (old.exitCode === null ? old.once('exit', resolve) : resolve(null)));
+      old.kill('SIGTERM');
+      await exited;
+      const spawnedAt = performance.now();
+      worker = spawnLogged(process.execPath, [...profile, 'dist/worker/main.js'], env);
+      await waitFor('the worker', () => worker.output().includes('worker started'));
+      return { spawnedAt };
+    },
     docker,
     redis,
     store: new RedisContainerStore(redis, prefix),

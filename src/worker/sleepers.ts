@@ -1,5 +1,5 @@
 import type { HeldConnection } from '../adapters/net/port-holder.js';
-import { PortHolder, join } from '../adapters/net/port-holder.js';
+import { PortHolder, accepts, join } from '../adapters/net/port-holder.js';
 import type { Wake } from '../domain/containers/wake.js';
 import { tcpBindings, type ContainerRecord } from '../domain/containers/record.js';
 import type { ContainerOperations, ContainerStore, EventLog, Logger } from '../domain/ports.js';
@@ -32,8 +32,8 @@ export interface Sleepers {
 }
 
 /** After a first connection, how long to go on accepting the ones that come with it before handing the ports back. */
-const GATHER_QUIET_MS = 15;
-const GATHER_MAX_MS = 60;
+const GATHER_QUIET_MS = 8;
+const GATHER_MAX_MS = 50;
 
 interface Waking {
   readonly held: HeldConnection[];
@@ -110,7 +110,7 @@ export function keepSleepers({
 
   /** Gathers the connections that come together, hands the ports back, starts the container, joins them. */
   async function wakeUp(id: string, state: Waking): Promise<void> {
-    let seen = 0;
+    let seen = 1;
     for (const started = Date.now(); Date.now() - started < GATHER_MAX_MS;) {
       await new Promise((resolve) => setTimeout(resolve, GATHER_QUIET_MS));
       if (state.held.length === seen) break;
@@ -134,10 +134,19 @@ export function keepSleepers({
     const deadline = state.firstAt + timeoutMs;
     let answered = false;
     const alive = async () => (await store.get(id).catch(() => record))?.status === 'running';
-    // An image with a health check is ready when it passes (a database accepts before it takes queries).
+    // An image with a health check is ready when it passes (a database accepts before it takes queries): asked
+    // once its first held port accepts, and then as often as it takes.
+    const firstPort = { host: record.ip, port: first.containerPort };
+    for (let asked = Date.now(); Date.now() < deadline && !(await accepts(firstPort, 250)); ) {
+      if (Date.now() - asked > 500) {
+        asked = Date.now();
+        if (!(await alive())) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     while (Date.now() < deadline && !(await runtime.ready(id).catch(() => false))) {
       if (!(await alive())) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const outcomes = await Promise.all(
       state.held.map(async (held) => {

@@ -24,6 +24,9 @@ export interface ContainerOptions {
  * stopped or removed: any other id (a forged or stale record) counts as gone.
  */
 export class DockerContainers implements ContainerOperations {
+  /** Each container's health command, as its image gave it (it never changes): asked once, then run as often as needed. */
+  private readonly healthCommands = new Map<string, string[]>();
+
   constructor(
     private readonly engine: EngineConnection,
     private readonly options: ContainerOptions,
@@ -89,10 +92,9 @@ export class DockerContainers implements ContainerOperations {
 
   async ready(id: string): Promise<boolean> {
     const container = this.engine.docker.getContainer(id);
-    const info = await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal }));
-    const test = info.Config.Healthcheck?.Test ?? [];
-    const command = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test[1] ?? 'true'] : null;
-    if (command === null || command.length === 0) return true;
+    let command = this.healthCommands.get(id);
+    if (command === undefined) command = this.noteHealthCommand(id, await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal })));
+    if (command.length === 0) return true;
     const exec = await this.engine.call('run the health check', () => container.exec({ Cmd: command, AttachStdout: false, AttachStderr: false }));
     await this.engine.call('run the health check', () => exec.start({ Detach: true }));
     for (const deadline = Date.now() + this.engine.timeoutMs; Date.now() < deadline;) {
@@ -101,6 +103,15 @@ export class DockerContainers implements ContainerOperations {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     return false;
+  }
+
+  /** Keeps a container's health command, from an inspect made anyway (a start's), for `ready`. */
+  private noteHealthCommand(id: string, info: Docker.ContainerInspectInfo): string[] {
+    const test = info.Config.Healthcheck?.Test ?? [];
+    const command = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test[1] ?? 'true'] : [];
+    if (this.healthCommands.size > 10_000) this.healthCommands.clear();
+    this.healthCommands.set(id, command);
+    return command;
   }
 
   async start(id: string): Promise<RuntimeContainer | null> {
@@ -209,7 +220,9 @@ export class DockerContainers implements ContainerOperations {
   async inspect(id: string): Promise<RuntimeContainer | null> {
     try {
       const info = await this.engine.call('inspect the container', (abortSignal) => this.engine.docker.getContainer(id).inspect({ abortSignal }));
-      return info.Config.Labels?.[LABELS.instance] === this.options.instance ? fromInspect(info) : null;
+      if (info.Config.Labels?.[LABELS.instance] !== this.options.instance) return null;
+      this.noteHealthCommand(id, info);
+      return fromInspect(info);
     } catch (error) {
       if (dockerStatus(error) === 404) return null;
       throw error;

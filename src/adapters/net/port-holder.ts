@@ -126,6 +126,13 @@ export async function join(
   }
 }
 
+/** Whether `target` accepts a TCP connection now (closed again at once). */
+export async function accepts(target: { readonly host: string; readonly port: number }, timeoutMs: number): Promise<boolean> {
+  const socket = await connectOnce(target, timeoutMs);
+  socket?.destroy();
+  return socket !== null;
+}
+
 function connectOnce(target: { readonly host: string; readonly port: number }, timeoutMs: number): Promise<Socket | null> {
   return new Promise((resolve) => {
     const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });

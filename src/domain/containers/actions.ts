@@ -19,7 +19,7 @@ export interface ActionDeps {
   /** Where a sleeping container's start asks the listeners on its ports to hand them back. */
   readonly events: Pick<EventLog, 'publish'>;
   readonly hostPorts: HostPortAllocator;
-  readonly logger: Pick<Logger, 'warn'>;
+  readonly logger: Pick<Logger, 'warn'> & Partial<Pick<Logger, 'debug'>>;
 }
 
 /** How long a start waits for the listeners on a sleeping container's ports to let go of them. */
@@ -43,7 +43,8 @@ export async function requestStop({ store, queue }: Pick<ActionDeps, 'store' | '
  * host) are told to hand them back (`container.waking`), then the engine is asked, again while they have not
  * let go yet. `detail` says what woke it.
  */
-async function startHandingBack({ runtime, events, clock }: ActionDeps, record: ContainerRecord, detail: EventDetail): Promise<RuntimeContainer | null> {
+async function startHandingBack(deps: ActionDeps, record: ContainerRecord, detail: EventDetail): Promise<RuntimeContainer | null> {
+  const { runtime, events, clock } = deps;
   if (!record.wakeOnConnect) return runtime.start(record.id);
   await events.publish({ type: 'container.waking', record, detail });
   const giveUpAt = clock.now() + HAND_BACK_MS;
@@ -52,6 +53,7 @@ async function startHandingBack({ runtime, events, clock }: ActionDeps, record: 
       return await runtime.start(record.id);
     } catch (error) {
       if (!(error instanceof PortTakenError) || clock.now() > giveUpAt) throw error;
+      deps.logger.debug?.({ containerId: record.id, port: error.port }, 'its port is not handed back yet; starting again');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
