@@ -12,6 +12,7 @@ import { listScenario } from './scenarios/list.js';
 import { samplingScenario } from './scenarios/sampling.js';
 import { stopScenario } from './scenarios/stop.js';
 import { sweepScenario } from './scenarios/sweep.js';
+import { floorScenario } from './scenarios/floor.js';
 import { wakeScenario } from './scenarios/wake.js';
 
 /**
@@ -29,6 +30,7 @@ const SCENARIOS: Record<string, (env: BenchEnv) => Promise<ScenarioReport>> = {
   sampling: samplingScenario,
   dashboard: dashboardScenario,
   wake: wakeScenario,
+  floor: floorScenario,
 };
 
 function option(name: string): string | undefined {

@@ -17,7 +17,7 @@ dpkg-query -W -f="\${Status}" fonts-dejavu-core 2>/dev/null | grep -q "ok instal
 # debootstrap makes the Debian base of the image kit when no registry has debian:bookworm-slim; the clients
 # (psql, ssh, redis-cli) are what the kit's tests and a user connect with.
 for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap \
-  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools chromium:chromium; do
+  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools chromium:chromium wrk:wrk; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

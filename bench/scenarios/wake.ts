@@ -15,7 +15,7 @@ const listened = async (port: number) => !(await probe.isFree(port));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await check()); ) {
+  for (const deadline = Date.now() + timeoutMs; !(await check());) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
@@ -93,7 +93,10 @@ async function rawStopped(env: BenchEnv, image: string, ports: Record<string, st
     Image: image,
     Env: envVars,
     Labels: { 'io.spin-docker.instance': env.rawInstance },
-    HostConfig: { Init: true, PortBindings: Object.fromEntries(Object.entries(ports).map(([inside, outside]) => [inside, [{ HostIp: '0.0.0.0', HostPort: outside }]])) },
+    HostConfig: {
+      Init: true,
+      PortBindings: Object.fromEntries(Object.entries(ports).map(([inside, outside]) => [inside, [{ HostIp: '0.0.0.0', HostPort: outside }]])),
+    },
   });
   await container.start();
   return container.id;
@@ -133,7 +136,11 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   }
   const [coldMs, rawColdMs] = [median(cold), median(rawCold)];
   rows.push(['cold start, httpd: connect → first byte', coldMs, rawColdMs, coldMs / rawColdMs]);
-  aims.push({ aim: 'httpd cold start ≤ 1.1 × raw + 50 ms', met: coldMs <= 1.1 * rawColdMs + 50, detail: `${coldMs.toFixed(0)} ms vs ${rawColdMs.toFixed(0)} ms raw` });
+  aims.push({
+    aim: 'httpd cold start ≤ 1.1 × raw + 50 ms',
+    met: coldMs <= 1.1 * rawColdMs + 50,
+    detail: `${coldMs.toFixed(0)} ms vs ${rawColdMs.toFixed(0)} ms raw`,
+  });
   Object.assign(figures, { coldHttpdMs: coldMs, rawColdHttpdMs: rawColdMs });
 
   // …and the kit's PostgreSQL with `psql -c 'select 1'`, when the kit is built.
@@ -167,7 +174,11 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
     }
     const [pgMs, rawPgMs] = [median(pgCold), median(rawPgCold)];
     rows.push(["cold start, postgres: psql -c 'select 1'", pgMs, rawPgMs, pgMs / rawPgMs]);
-    aims.push({ aim: 'postgres cold start ≤ 1.1 × raw + 50 ms', met: pgMs <= 1.1 * rawPgMs + 50, detail: `${pgMs.toFixed(0)} ms vs ${rawPgMs.toFixed(0)} ms raw` });
+    aims.push({
+      aim: 'postgres cold start ≤ 1.1 × raw + 50 ms',
+      met: pgMs <= 1.1 * rawPgMs + 50,
+      detail: `${pgMs.toFixed(0)} ms vs ${rawPgMs.toFixed(0)} ms raw`,
+    });
     Object.assign(figures, { coldPostgresMs: pgMs, rawColdPostgresMs: rawPgMs });
   }
 
@@ -179,9 +190,13 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
     { url: `http://127.0.0.1:${port}/`, connections: 10, duration: env.quick ? 1 : 4 },
     { url: `http://127.0.0.1:${rawPort}/`, connections: 10, duration: env.quick ? 1 : 4 },
   );
-  rows.push(['awake: req/s through its port (raw: the raw container\'s)', awake.ours.rps, awake.raw.rps, awake.ours.rps / awake.raw.rps]);
+  rows.push(["awake: req/s through its port (raw: the raw container's)", awake.ours.rps, awake.raw.rps, awake.ours.rps / awake.raw.rps]);
   rows.push(['awake: p50 ms', awake.ours.p50, awake.raw.p50, '-']);
-  aims.push({ aim: 'awake path at 1.00 × the raw path (it is the same path)', met: awake.ours.rps >= 0.9 * awake.raw.rps, detail: `${(awake.ours.rps / awake.raw.rps).toFixed(2)} ×` });
+  aims.push({
+    aim: 'awake path at 1.00 × the raw path (it is the same path)',
+    met: awake.ours.rps >= 0.9 * awake.raw.rps,
+    detail: `${(awake.ours.rps / awake.raw.rps).toFixed(2)} ×`,
+  });
   Object.assign(figures, { awakeRps: awake.ours.rps, rawAwakeRps: awake.raw.rps, awakeP50: awake.ours.p50, rawAwakeP50: awake.raw.p50 });
 
   // 3. A connection held through the wake, joined by the worker, against a direct one: a file of 64 MiB.
@@ -215,14 +230,21 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   await putToSleep(env, id, port);
   const starts: string[] = [];
   const abort = new AbortController();
-  const events = (await env.docker.getEvents({ filters: { container: [id], event: ['start'] }, abortSignal: abort.signal } as never)) as unknown as NodeJS.ReadableStream;
+  const events = (await env.docker.getEvents({
+    filters: { container: [id], event: ['start'] },
+    abortSignal: abort.signal,
+  } as never)) as unknown as NodeJS.ReadableStream;
   events.on('data', (chunk: Buffer) => starts.push(chunk.toString()));
   const storm = await Promise.all(Array.from({ length: 50 }, () => firstByte(port)));
   await sleep(200);
   abort.abort();
   const answered = storm.filter((ms) => ms !== null).length;
   rows.push(['storm: 50 at once: starts / answered / refused', starts.length, answered, 50 - answered]);
-  aims.push({ aim: 'storm: 1 start, 50 answered, 0 refused', met: starts.length === 1 && answered === 50, detail: `${starts.length} start(s), ${answered} answered` });
+  aims.push({
+    aim: 'storm: 1 start, 50 answered, 0 refused',
+    met: starts.length === 1 && answered === 50,
+    detail: `${starts.length} start(s), ${answered} answered`,
+  });
   Object.assign(figures, { stormStarts: starts.length, stormAnswered: answered });
   await removeLabelled(env.docker, env.rawInstance);
   await removeLabelled(env.docker, env.instance);
@@ -231,7 +253,9 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   const n = env.quick ? 100 : 1000;
   const fds = () => readdirSync(`/proc/${env.workerPid}/fd`).length;
   const [rssBefore, fdsBefore] = [rssMiB(env.workerPid), fds()];
-  const sleepers = Array.from({ length: n }, (_, i) => syntheticRecord(i, { status: 'stopped', wakeOnConnect: true, ports: { '22/tcp': String(26000 + 2 * i), '80/tcp': String(26001 + 2 * i) }, ip: '' }));
+  const sleepers = Array.from({ length: n }, (_, i) =>
+    syntheticRecord(i, { status: 'stopped', wakeOnConnect: true, ports: { '22/tcp': String(26000 + 2 * i), '80/tcp': String(26001 + 2 * i) }, ip: '' }),
+  );
   await insertRecords(env, sleepers);
   const last = 26001 + 2 * (n - 1);
   const sample = sleepers.filter((_, i) => i % 25 === 0 || i === n - 1).flatMap((r) => Object.values(r.ports).map(Number));
@@ -249,14 +273,18 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   rows.push([`${n} sleepers: worker file descriptors (before: ${fdsBefore})`, fdCount, '-', '-']);
   rows.push([`${n} sleepers: ms from a worker restart until all are listened on`, relisten, '-', '-']);
   aims.push({ aim: `${n} sleepers: the listening part under 50 MiB more`, met: rss - rssBefore < 50, detail: `${(rss - rssBefore).toFixed(0)} MiB more` });
-  aims.push({ aim: `${n} sleepers listened on again within 2 s of a restart`, met: relisten < 2000, detail: `${relisten.toFixed(0)} ms (process start included)` });
+  aims.push({
+    aim: `${n} sleepers listened on again within 2 s of a restart`,
+    met: relisten < 2000,
+    detail: `${relisten.toFixed(0)} ms (process start included)`,
+  });
   Object.assign(figures, { sleepers: n, sleepersRssMiB: rss, sleepersRssBeforeMiB: rssBefore, sleepersFds: fdCount, relistenMs: relisten });
 
   return {
     name: '9. Sleeping containers',
     note:
       `The demo image (busybox httpd) through the API, woken by a connection, against an identical container started raw (docker start, then the same ` +
-      `request retried until answered), ${rounds} rounds alternating${hasPostgres ? '; the kit\'s PostgreSQL the same way with psql' : ' (the kit\'s PostgreSQL is not built: skipped)'}. ` +
+      `request retried until answered), ${rounds} rounds alternating${hasPostgres ? "; the kit's PostgreSQL the same way with psql" : " (the kit's PostgreSQL is not built: skipped)"}. ` +
       `Awake: autocannon on the woken container's port and on the raw container's. Held: one download that woke the container, joined by the worker, then the same download straight. ` +
       `Sleepers: synthetic records of stopped containers, two ports each, listened on by the worker.`,
     header: ['', 'spin-docker', 'raw', 'ratio'],

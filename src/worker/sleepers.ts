@@ -137,7 +137,7 @@ export function keepSleepers({
     // An image with a health check is ready when it passes (a database accepts before it takes queries): asked
     // once its first held port accepts, and then as often as it takes.
     const firstPort = { host: record.ip, port: first.containerPort };
-    for (let asked = Date.now(); Date.now() < deadline && !(await accepts(firstPort, 250)); ) {
+    for (let asked = Date.now(); Date.now() < deadline && !(await accepts(firstPort, 250));) {
       if (Date.now() - asked > 500) {
         asked = Date.now();
         if (!(await alive())) break;

@@ -93,7 +93,8 @@ export class DockerContainers implements ContainerOperations {
   async ready(id: string): Promise<boolean> {
     const container = this.engine.docker.getContainer(id);
     let command = this.healthCommands.get(id);
-    if (command === undefined) command = this.noteHealthCommand(id, await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal })));
+    if (command === undefined)
+      command = this.noteHealthCommand(id, await this.engine.call('inspect the container', (abortSignal) => container.inspect({ abortSignal })));
     if (command.length === 0) return true;
     const exec = await this.engine.call('run the health check', () => container.exec({ Cmd: command, AttachStdout: false, AttachStderr: false }));
     await this.engine.call('run the health check', () => exec.start({ Detach: true }));

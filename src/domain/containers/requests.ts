@@ -45,8 +45,7 @@ export function createContainerRequests(deps: RequestDeps) {
    * characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
    */
   async function resolveId(given: string): Promise<string> {
-    // A container made anew on other ports answers to its former id too.
-    if (FULL_ID.test(given)) return (await store.get(given)) === null ? ((await store.aliasOf(given)) ?? given) : given;
+    if (FULL_ID.test(given)) return given;
     if (!SHORT_ID.test(given)) throw missingContainer(given);
     const matches = await store.resolvePrefix(given);
     if (matches.length === 0) throw missingContainer(given);
@@ -54,10 +53,16 @@ export function createContainerRequests(deps: RequestDeps) {
     return matches[0] as string;
   }
 
+  /** A container by its id; one made anew on other ports (port-move.ts) answers to its former id too. */
   async function get(id: string): Promise<ContainerRecord> {
-    const record = await store.get(id);
+    const record = (await store.get(id)) ?? (await moved(id));
     if (record === null) throw missingContainer(id);
     return record;
+  }
+
+  async function moved(id: string): Promise<ContainerRecord | null> {
+    const current = await store.aliasOf(id);
+    return current === null ? null : store.get(current);
   }
 
   async function create(image: string, options: CreateOptions = {}): Promise<ContainerRecord> {
@@ -152,16 +157,22 @@ export function createContainerRequests(deps: RequestDeps) {
     }
   }
 
-  async function requestDelete(id: string): Promise<void> {
-    const result = await store.transition(id, {}, { status: 'deleting', nextCheckAt: null });
-    if (result.outcome === 'missing') throw missingContainer(id);
+  async function requestDelete(given: string): Promise<void> {
+    const deleting = { status: 'deleting', nextCheckAt: null } as const;
+    let id = given;
+    let result = await store.transition(id, {}, deleting);
+    if (result.outcome === 'missing') {
+      id = (await moved(given))?.id ?? given;
+      if (id !== given) result = await store.transition(id, {}, deleting);
+    }
+    if (result.outcome === 'missing') throw missingContainer(given);
     await queue.enqueueDelete(id);
   }
 
   /** A container's output; the record must exist (and the engine only shows containers of this installation). */
   async function logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
-    await get(id);
-    return runtime.logs(id, options, signal);
+    const record = await get(id);
+    return runtime.logs(record.id, options, signal);
   }
 
   return {
