@@ -257,7 +257,6 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
     syntheticRecord(i, { status: 'stopped', wakeOnConnect: true, ports: { '22/tcp': String(26000 + 2 * i), '80/tcp': String(26001 + 2 * i) }, ip: '' }),
   );
   await insertRecords(env, sleepers);
-  const last = 26001 + 2 * (n - 1);
   const sample = sleepers.filter((_, i) => i % 25 === 0 || i === n - 1).flatMap((r) => Object.values(r.ports).map(Number));
   const allListened = async () => (await Promise.all(sample.map(listened))).every(Boolean);
   await until('every sleeper listened on', allListened, 60_000);
