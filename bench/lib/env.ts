@@ -1,3 +1,4 @@
+import { noLifetime } from '../../src/domain/containers/record.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -213,6 +214,7 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     connections: null,
     observedAt: null,
     sshKeys: [],
+    ...noLifetime,
     ...overrides,
   };
 }

@@ -31,8 +31,17 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
   });
   const probe = new ProcConnectionProbe('/proc', 'unix:///var/run/docker.sock');
   // The worker's idle pass, sampling; no check is due (they are two hours away), so it only samples.
-  const settings = { disableTimeouts: false, timeoutInterval: 1800, activitySources: { observed: true, reported: true } };
-  const idlePass = createIdlePass({ store: env.store, runtime, probe, queue: env.queue, clock: { now: Date.now }, settings });
+  const settings = {
+    disableTimeouts: false,
+    timeoutInterval: 1800,
+    initialTimeoutInterval: 7200,
+    activitySources: { observed: true, reported: true },
+    quietConnection: null,
+    deleteStoppedAfter: null,
+    expiryWarning: 600,
+  };
+  const events = { publish: async () => undefined };
+  const idlePass = createIdlePass({ store: env.store, runtime, probe, queue: env.queue, clock: { now: Date.now }, settings, events });
   const sampler = { pass: () => idlePass.run({ sample: true }) };
   const records = (await env.store.list()).filter((r) => ids.includes(r.id));
   const files = records.flatMap((r) => ['cgroup', 'net/tcp', 'net/tcp6'].map((f) => `/proc/${r.pid}/${f}`));

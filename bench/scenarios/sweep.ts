@@ -18,12 +18,21 @@ const cpuNow = () => {
 export async function sweepScenario(env: BenchEnv): Promise<ScenarioReport> {
   const n = env.quick ? 100 : 1000;
   const rounds = env.quick ? 2 : 3;
-  const settings = { disableTimeouts: false, timeoutInterval: 1800, activitySources: { observed: true, reported: true } };
+  const settings = {
+    disableTimeouts: false,
+    timeoutInterval: 1800,
+    initialTimeoutInterval: 7200,
+    activitySources: { observed: true, reported: true },
+    quietConnection: null,
+    deleteStoppedAfter: null,
+    expiryWarning: 600,
+  };
   const pass = createIdlePass({
     store: env.store,
     runtime: { inspect: async () => null },
-    probe: { unavailable: async () => null, count: async () => null },
+    probe: { unavailable: async () => null, sample: async () => null },
     queue: env.queue,
+    events: { publish: async () => undefined },
     clock: { now: Date.now },
     settings,
   });

@@ -13,6 +13,7 @@ import { basicAuth } from './middleware/auth.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { metricsHandler, mountPoint, requestMetrics } from './middleware/metrics.js';
 import { requestLog } from './middleware/request-log.js';
+import { containerPresenter } from './presenters/container.presenter.js';
 import { checkinRoutes } from './routes/checkin.routes.js';
 import { containersRoutes } from './routes/containers.routes.js';
 import { docsRoutes } from './routes/docs.routes.js';
@@ -21,7 +22,10 @@ import { imagesRoutes } from './routes/images.routes.js';
 import { webRoutes } from './routes/web.routes.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat' | 'metricsPublic'>;
+  readonly config: Pick<
+    Config,
+    'password' | 'environment' | 'trustedProxies' | 'eventsHeartbeat' | 'metricsPublic' | 'timeoutInterval' | 'activitySources' | 'quietConnection'
+  >;
   readonly logger: Logger;
   readonly requests: ContainerRequests;
   readonly checkIn: CheckIn;
@@ -69,8 +73,9 @@ export function buildApp({ config, logger, requests, checkIn, consistency, healt
   else app.get('/metrics', auth, metricsHandler(metrics));
   app.use('/v1', auth);
   app.use('/v1/images', mountPoint, imagesRoutes(images, pulls));
-  app.use('/v1/containers', mountPoint, containersRoutes(requests, consistency));
-  app.use('/v1/events', mountPoint, eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000 }));
+  const present = containerPresenter(config);
+  app.use('/v1/containers', mountPoint, containersRoutes(requests, consistency, present));
+  app.use('/v1/events', mountPoint, eventsRoutes(events, { heartbeatMs: config.eventsHeartbeat * 1000, present }));
   // The dashboard, behind the same credentials.
   const web = webRoutes();
   app.get('/', auth, web.page);

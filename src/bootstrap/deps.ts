@@ -123,6 +123,10 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     portRange: config.portRange,
     maxPorts: config.maxPorts,
     wakeOnConnect: config.wakeOnConnect,
+    maxLifetime: config.maxLifetime,
+    deleteStoppedAfter: config.deleteStoppedAfter,
+    expiryWarning: config.expiryWarning,
+    quietConnection: config.quietConnection,
   };
   const probe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
   const useCaseDeps = { runtime, store, queue, clock, settings, logger, events: eventLog };

@@ -90,35 +90,51 @@ program
   .argument('<image>', 'the image, e.g. spin-docker/postgres')
   .option('--ssh-key <file>', 'OpenSSH public key(s) to log in with (e.g. ~/.ssh/id_ed25519.pub)')
   .option('-e, --env <NAME=value>', 'an environment variable (repeatable)', collect, [])
+  .option('--stop-after <duration>', 'stop it this long after the create, whatever its activity (90m, 8h, 14d)')
+  .option('--delete-after <duration>', 'delete it this long after the create')
+  .option('--no-wake', 'a stopped container stays stopped: no wake on connect')
   .option('--json', 'the container object as JSON')
-  .action(async (image: string, options: { sshKey?: string; env: string[]; json?: boolean }, cmd: Command) => {
-    const env: Record<string, string> = {};
-    for (const pair of options.env) {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new CliError(`-e takes NAME=value, not ${JSON.stringify(pair)}`, EXIT.usage);
-      env[pair.slice(0, at)] = pair.slice(at + 1);
-    }
-    let sshKey: string | undefined;
-    if (options.sshKey !== undefined) {
-      try {
-        sshKey = readFileSync(options.sshKey, 'utf8');
-      } catch (error) {
-        throw new CliError(`cannot read --ssh-key ${options.sshKey} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, EXIT.usage);
+  .action(
+    async (
+      image: string,
+      options: { sshKey?: string; env: string[]; json?: boolean; stopAfter?: string; deleteAfter?: string; wake: boolean },
+      cmd: Command,
+    ) => {
+      const env: Record<string, string> = {};
+      for (const pair of options.env) {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new CliError(`-e takes NAME=value, not ${JSON.stringify(pair)}`, EXIT.usage);
+        env[pair.slice(0, at)] = pair.slice(at + 1);
       }
-    }
-    const body = { image, ...(sshKey === undefined ? {} : { ssh_key: sshKey }), ...(options.env.length === 0 ? {} : { env }) };
-    const container = await client(cmd).json<ContainerView>('POST', '/v1/containers', body);
-    if (options.json) return out(`${JSON.stringify(container, null, 2)}\n`);
-    out(`${container.container_id}\n`);
-    if (process.stderr.isTTY) {
-      err(
-        `${container.status}${container.ssh_port ? `; ssh -p ${container.ssh_port} root@<server>` : ''}${container.app_port ? `; app on port ${container.app_port}` : ''}\n`,
-      );
-    }
-  });
+      let sshKey: string | undefined;
+      if (options.sshKey !== undefined) {
+        try {
+          sshKey = readFileSync(options.sshKey, 'utf8');
+        } catch (error) {
+          throw new CliError(`cannot read --ssh-key ${options.sshKey} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, EXIT.usage);
+        }
+      }
+      const body = {
+        image,
+        ...(sshKey === undefined ? {} : { ssh_key: sshKey }),
+        ...(options.env.length === 0 ? {} : { env }),
+        ...(options.stopAfter === undefined ? {} : { stop_after: options.stopAfter }),
+        ...(options.deleteAfter === undefined ? {} : { delete_after: options.deleteAfter }),
+        ...(options.wake ? {} : { wake: false }),
+      };
+      const container = await client(cmd).json<ContainerView>('POST', '/v1/containers', body);
+      if (options.json) return out(`${JSON.stringify(container, null, 2)}\n`);
+      out(`${container.container_id}\n`);
+      if (process.stderr.isTTY) {
+        err(
+          `${container.status}${container.ssh_port ? `; ssh -p ${container.ssh_port} root@<server>` : ''}${container.app_port ? `; app on port ${container.app_port}` : ''}\n`,
+        );
+      }
+    },
+  );
 
 for (const [name, status, what] of [
-  ['start', 'running', 'Start stopped containers again (new ports)'],
+  ['start', 'running', 'Start stopped containers again (on the same ports)'],
   ['stop', 'stopped', 'Stop containers (the server stops them in the background)'],
 ] as const) {
   program
@@ -133,6 +149,16 @@ for (const [name, status, what] of [
       });
     });
 }
+
+program
+  .command('extend')
+  .description('Keep a running container up longer: its stop deadline moves, and it counts as in use until then')
+  .argument('<id>', 'container id or unique prefix')
+  .argument('<duration>', 'how much longer: 30m, 2h, 1d')
+  .action(async (id: string, duration: string, _options: unknown, cmd: Command) => {
+    const container = await client(cmd).json<ContainerView>('PATCH', path(id), { extend: duration });
+    out(`${container.container_id}${container.stop_at === null ? '' : ` stops at ${container.stop_at}`}\n`);
+  });
 
 program
   .command('rm')

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseDuration } from '../domain/durations.js';
 
 /** The project's own data/ (from src/config or dist/config alike), so that the working directory does not matter. */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
@@ -21,6 +22,22 @@ const booleanFlag = z
   .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** A duration (`90m`, `8h`, `14d`, or seconds), as seconds; `0`, `off` or `none` (with `orNone`) for none. */
+const duration = (orNone: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .transform((text, ctx) => {
+      if (orNone && ['0', 'off', 'none'].includes(text)) return null;
+      const value = parseDuration(text);
+      if (value === null || value <= 0) {
+        ctx.addIssue({ code: 'custom', message: `a duration such as 90m, 8h, 14d or seconds${orNone ? ', or off' : ''}` });
+        return z.NEVER;
+      }
+      return value;
+    });
 
 /** `first-last`, e.g. 20000-29999: a range of host ports. */
 const portRange = z
@@ -117,6 +134,16 @@ const schema = z
       .max(10_000)
       .default(64)
       .describe('Connections held at once per waking container; more are closed at once.'),
+    SD_MAX_LIFETIME: duration(true)
+      .default(null)
+      .describe(
+        "The longest a container may be kept running from now (a ceiling on stop_after and extend, and every container's deadline when its create gives none); off by default.",
+      ),
+    SD_DELETE_STOPPED_AFTER: duration(true).default(null).describe('Delete a container that has been stopped this long (14d is a sane value); off by default.'),
+    SD_EXPIRY_WARNING: duration(false).default(600).describe('How long before a deadline container.expiring says so.'),
+    SD_QUIET_CONNECTION: duration(true)
+      .default(null)
+      .describe('An open connection that carries no traffic for this long stops counting as use (e.g. 2h); off by default.'),
     SD_ACTIVITY_SAMPLE_INTERVAL: seconds(30).describe("Seconds between the worker's samples of every running container's open connections."),
     SD_ACTIVITY_SOURCES: z
       .string()
@@ -214,6 +241,11 @@ const schema = z
     /** Seconds a held connection waits for its container. */
     wakeTimeout: e.SD_WAKE_TIMEOUT,
     wakeMaxHeld: e.SD_WAKE_MAX_HELD,
+    /** Seconds, or null for none. */
+    maxLifetime: e.SD_MAX_LIFETIME,
+    deleteStoppedAfter: e.SD_DELETE_STOPPED_AFTER,
+    expiryWarning: e.SD_EXPIRY_WARNING ?? 600,
+    quietConnection: e.SD_QUIET_CONNECTION,
     /** Absolute: the default is the project's own data/, wherever the process is started from. */
     dataDir: resolve(e.SD_DATA_DIR ?? DEFAULT_DATA_DIR),
     /** Seconds between idle passes (each samples every running container's connections). */

@@ -24,7 +24,9 @@ const STATUS_EVENTS: Record<ContainerRecord['status'], RecordEventType> = {
 
 /** The event a transition tells of, if any: a change of status, else a new activity sample. */
 export function transitionEvent(previous: ContainerRecord['status'] | undefined, record: ContainerRecord, patch: RecordPatch): DomainEvent | null {
-  if (previous !== undefined && previous !== record.status) return { type: STATUS_EVENTS[record.status], record };
+  // A stop or a delete says why (the record's own words: requested, deadline, idle…).
+  const why = record.status !== 'running' && record.stopReason !== null ? { detail: { reason: record.stopReason } } : {};
+  if (previous !== undefined && previous !== record.status) return { type: STATUS_EVENTS[record.status], record, ...why };
   if (patch.connections !== undefined || patch.observedAt !== undefined) return { type: 'container.activity', record };
   return null;
 }

@@ -125,9 +125,18 @@ export interface ConnectionProbe {
   unavailable(): Promise<string | null>;
   /**
    * ESTABLISHED TCP connections (IPv4 and IPv6) whose local port is one of the target's ports and whose peer
-   * is not the container's own loopback; null when they cannot be read (unknown, never "idle").
+   * is not the container's own loopback, in all and by port; with `bytes`, also the bytes its network namespace
+   * has moved in and out so far (its interfaces but loopback). Null when they cannot be read (unknown, never "idle").
    */
-  count(target: ProbeTarget): Promise<number | null>;
+  sample(target: ProbeTarget, options: { readonly bytes: boolean }): Promise<ProbeSample | null>;
+}
+
+export interface ProbeSample {
+  readonly connections: number;
+  /** Connections by the container's own port. */
+  readonly byPort: Readonly<Record<number, number>>;
+  /** Bytes in and out of its interfaces (loopback aside) since they were made; null when not asked for or not read. */
+  readonly bytes: number | null;
 }
 
 export interface LogOptions {
@@ -154,7 +163,29 @@ export interface TransitionGuard {
 
 /** The fields a transition may change. */
 export type RecordPatch = Partial<
-  Pick<ContainerRecord, 'status' | 'active' | 'ports' | 'ip' | 'startCount' | 'checkinAt' | 'nextCheckAt' | 'strikes' | 'pid' | 'connections' | 'observedAt'>
+  Pick<
+    ContainerRecord,
+    | 'status'
+    | 'active'
+    | 'ports'
+    | 'ip'
+    | 'startCount'
+    | 'checkinAt'
+    | 'nextCheckAt'
+    | 'strikes'
+    | 'pid'
+    | 'connections'
+    | 'observedAt'
+    | 'stopAt'
+    | 'deleteAt'
+    | 'extendedUntil'
+    | 'warnedFor'
+    | 'stopReason'
+    | 'stoppedAt'
+    | 'netBytes'
+    | 'trafficAt'
+    | 'connectedPorts'
+  >
 >;
 
 export type TransitionResult =
@@ -227,7 +258,13 @@ export interface ContainerStore {
    * when the sender is a managed container; without, the sender's address does.
    * 'refused': unknown token, or another container's. 'unknown': no running container to credit.
    */
-  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'>;
+  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<CheckInOutcome>;
+}
+
+/** A check-in's outcome, and (when it counted) the stop deadline of its container, so that the container can show it. */
+export interface CheckInOutcome {
+  readonly outcome: 'ok' | 'unknown' | 'refused';
+  readonly stopAt: number | null;
 }
 
 export interface VersionedRecords {
@@ -322,6 +359,8 @@ export const EVENT_TYPES = [
   'container.woken',
   /** It could not be woken, or did not answer in time: the held connections were closed (detail: why). */
   'container.wake_failed',
+  /** A deadline is near (detail: which, and when): SD_EXPIRY_WARNING ahead of it. */
+  'container.expiring',
   /** One of its host ports was taken by something else at a start, and it got another (detail: which). */
   'container.port_moved',
   'image.pull',

@@ -1,3 +1,4 @@
+import { noLifetime } from '../../src/domain/containers/record.js';
 import type { ContainerRecord, RuntimeContainer } from '../../src/domain/containers/record.js';
 import type { ContainerOperations, ConnectionProbe, JobQueue, Logger } from '../../src/domain/ports.js';
 
@@ -22,13 +23,14 @@ export function aRecord(id: string, extra: Partial<ContainerRecord> = {}): Conta
     connections: null,
     observedAt: null,
     sshKeys: [],
+    ...noLifetime,
     ...extra,
   };
 }
 
 /** A container as the engine tells of it, with `extra` on top. */
 export function aContainer(id: string, extra: Partial<RuntimeContainer> = {}): RuntimeContainer {
-  return { id, name: `/${id}`, image: 'demo', running: true, ports: {}, ip: '', createdAt: 0, pid: 0, labels: {}, ...extra };
+  return { id, name: `/${id}`, image: 'demo', running: true, ports: {}, ip: '', createdAt: 0, pid: 0, labels: {}, ended: null, ...extra };
 }
 
 /**
@@ -116,7 +118,15 @@ export class FakeQueue implements JobQueue {
 
 /** A probe that answers from a table of counts by container id (missing: unknown). */
 export function fakeProbe(counts: Record<string, number | null>): ConnectionProbe {
-  return { unavailable: async () => null, count: async (target) => counts[target.id] ?? null };
+  return {
+    unavailable: async () => null,
+    sample: async (target) => {
+      const connections = counts[target.id];
+      return connections === undefined || connections === null
+        ? null
+        : { connections, byPort: connections > 0 ? { [target.ports[0] ?? 80]: connections } : {}, bytes: null };
+    },
+  };
 }
 
 /** A clock the test moves. */

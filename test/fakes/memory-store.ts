@@ -140,13 +140,13 @@ export class MemoryStore implements ContainerStore {
     return existed;
   }
 
-  async checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'> {
+  async checkIn(ip: string, tokenHash: string | undefined, active: number, at: number) {
     const byToken = tokenHash === undefined ? undefined : [...this.records.values()].find((r) => r.tokenHash === tokenHash);
-    if (tokenHash !== undefined && byToken === undefined) return 'refused';
+    if (tokenHash !== undefined && byToken === undefined) return { outcome: 'refused' as const, stopAt: null };
     const record = byToken ?? [...this.records.values()].find((r) => r.ip === ip && r.ip !== '');
-    if (record === undefined || record.status !== 'running') return 'unknown';
+    if (record === undefined || record.status !== 'running') return { outcome: 'unknown' as const, stopAt: null };
     this.records.set(record.id, { ...record, active, checkinAt: at });
     this.bump();
-    return 'ok';
+    return { outcome: 'ok' as const, stopAt: record.stopAt };
   }
 }

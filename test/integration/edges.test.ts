@@ -1,3 +1,4 @@
+import { noLifetime } from '../../src/domain/containers/record.js';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -186,6 +187,7 @@ function record(id: string): ContainerRecord {
     connections: null,
     observedAt: null,
     sshKeys: [],
+    ...noLifetime,
   };
 }
 

@@ -191,7 +191,7 @@ describe('real answers match the documented schemas', () => {
       '-c',
       'wget -q -O- --header "Authorization: Bearer $SD_CHECKIN_TOKEN" --post-data "active-connections=2" "$SD_CHECKIN_URL"',
     ]);
-    expect(JSON.parse(stdout)).toEqual({ message: 'Checked in', active: '2' });
+    expect(JSON.parse(stdout)).toEqual({ message: 'Checked in', active: '2', stop_at: null });
     check('POST', '/v1/check-in', Object.assign(await h.http.post('/v1/check-in').send({ 'active-connections': 'x' }), {}), 400);
     check(
       'GET',

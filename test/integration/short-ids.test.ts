@@ -1,3 +1,4 @@
+import { noLifetime } from '../../src/domain/containers/record.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRecord } from '../../src/domain/containers/record.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -31,6 +32,7 @@ const record = (id: string): ContainerRecord => ({
   connections: null,
   observedAt: null,
   sshKeys: [],
+  ...noLifetime,
 });
 
 describe('short container ids', () => {

@@ -42,13 +42,15 @@ async function act(button: HTMLButtonElement | null, action: () => Promise<unkno
 // --- times ---------------------------------------------------------------------------------------------
 
 const relative = (iso: string | null) => relativeTime(iso, 'short');
+const clock = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 // --- rows ----------------------------------------------------------------------------------------------
 
 interface Row {
   readonly tr: HTMLTableRowElement;
-  readonly cells: Record<'name' | 'image' | 'status' | 'ports' | 'connections' | 'activity' | 'next', HTMLTableCellElement>;
+  readonly cells: Record<'name' | 'image' | 'status' | 'ports' | 'connections' | 'activity' | 'next' | 'why', HTMLTableCellElement>;
   readonly toggle: HTMLButtonElement;
+  readonly extend: HTMLButtonElement;
   /** What each cell shows now, to write only what changed. */
   readonly shown: Map<string, string>;
 }
@@ -70,6 +72,7 @@ function makeRow(id: string): Row {
     connections: cell('connections'),
     activity: cell('activity'),
     next: cell('next'),
+    why: cell('why'),
   };
   const actions = cell('actions');
   const button = (label: string, action: string) => {
@@ -81,9 +84,10 @@ function makeRow(id: string): Row {
     return b;
   };
   const toggle = button('Stop', 'toggle');
+  const extend = button('Extend 1h', 'extend');
   button('Logs', 'logs');
   button('Delete', 'delete');
-  return { tr, cells, toggle, shown: new Map() };
+  return { tr, cells, toggle, extend, shown: new Map() };
 }
 
 /** Sets a cell's content only when it changed. */
@@ -147,8 +151,12 @@ function render(id: string): void {
   put(row, 'activity', activity, text(activity));
   const next = relative(c.next_check_at);
   put(row, 'next', next, text(next));
+  // Why it runs (kept_by) or why it stopped (stop_reason), and its deadline, as the server says.
+  const why = [c.status === 'running' ? c.kept_by : c.stop_reason, c.stop_at === null ? '' : `stops at ${clock(c.stop_at)}`].filter((part) => part).join('; ');
+  put(row, 'why', why, text(why));
   row.toggle.textContent = c.status === 'running' ? 'Stop' : 'Start';
   row.toggle.disabled = c.status === 'stopping' || c.status === 'deleting';
+  row.extend.hidden = c.status !== 'running';
 }
 
 let frame = 0;
@@ -174,6 +182,12 @@ tbody.addEventListener('click', (event) => {
       void act(button, async () => {
         const next = await api<ContainerView>('PATCH', `/v1/containers/${id}`, { status: c.status === 'running' ? 'stopped' : 'running' });
         containers.set(id, next);
+        changed(id);
+      });
+      break;
+    case 'extend':
+      void act(button, async () => {
+        containers.set(id, await api<ContainerView>('PATCH', `/v1/containers/${id}`, { extend: '1h' }));
         changed(id);
       });
       break;

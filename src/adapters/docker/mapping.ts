@@ -45,6 +45,7 @@ export function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
     createdAt: Date.parse(info.Created),
     pid: running ? info.State.Pid : 0,
     labels: info.Config.Labels ?? {},
+    ended: running ? null : info.State.OOMKilled ? `out of memory (code ${info.State.ExitCode})` : `exited (code ${info.State.ExitCode})`,
   };
 }
 
@@ -61,5 +62,7 @@ export function fromListing(info: ContainerInfo): RuntimeContainer {
     createdAt: info.Created * 1000,
     pid: 0,
     labels: info.Labels ?? {},
+    // "Exited (137) 5 seconds ago"
+    ended: running ? null : /^Exited \((-?\d+)\)/.test(info.Status) ? `exited (code ${/^Exited \((-?\d+)\)/.exec(info.Status)?.[1]})` : null,
   };
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConnectionProbe, ProbeTarget } from '../../domain/ports.js';
-import { countClientConnections, parseTcpTable } from './net-tcp.js';
+import type { ConnectionProbe, ProbeSample, ProbeTarget } from '../../domain/ports.js';
+import { connectionsByPort, interfaceBytes, parseTcpTable } from './net-tcp.js';
 
 /**
  * Counts a container's client connections from this host, without entering the container: the kernel lists
@@ -28,15 +28,22 @@ export class ProcConnectionProbe implements ConnectionProbe {
     }
   }
 
-  async count(target: ProbeTarget): Promise<number | null> {
-    if (target.pid <= 0 || target.ports.length === 0) return target.ports.length === 0 ? 0 : null;
+  async sample(target: ProbeTarget, options: { readonly bytes: boolean }): Promise<ProbeSample | null> {
+    if (target.ports.length === 0 && !options.bytes) return { connections: 0, byPort: {}, bytes: null };
+    if (target.pid <= 0) return null;
     const dir = join(this.procRoot, String(target.pid));
     try {
       // The PID must still be the container's (a PID of another namespace, or one reused, is not).
       const cgroup = await readFile(join(dir, 'cgroup'), 'utf8');
       if (!cgroup.includes(target.id)) return null;
-      const tables = await Promise.all(['tcp', 'tcp6'].map((name) => readFile(join(dir, 'net', name), 'utf8').catch(() => '')));
-      return countClientConnections(tables.flatMap(parseTcpTable), new Set(target.ports));
+      const [tcp, tcp6, dev] = await Promise.all([
+        target.ports.length === 0 ? '' : readFile(join(dir, 'net', 'tcp'), 'utf8').catch(() => ''),
+        target.ports.length === 0 ? '' : readFile(join(dir, 'net', 'tcp6'), 'utf8').catch(() => ''),
+        options.bytes ? readFile(join(dir, 'net', 'dev'), 'utf8').catch(() => null) : null,
+      ]);
+      const byPort = connectionsByPort([...parseTcpTable(tcp), ...parseTcpTable(tcp6)], new Set(target.ports));
+      const connections = Object.values(byPort).reduce((sum, n) => sum + n, 0);
+      return { connections, byPort, bytes: dev === null ? null : interfaceBytes(dev) };
     } catch {
       return null;
     }

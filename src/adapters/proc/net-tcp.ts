@@ -64,9 +64,30 @@ export function isLoopback(address: string): boolean {
  * peer that is not the container's own loopback (its own health checks and helpers do not count).
  */
 export function countClientConnections(sockets: readonly TcpSocket[], ports: ReadonlySet<number>): number {
-  let count = 0;
+  return Object.values(connectionsByPort(sockets, ports)).reduce((sum, n) => sum + n, 0);
+}
+
+/** The same, by local port (ports without a connection are left out). */
+export function connectionsByPort(sockets: readonly TcpSocket[], ports: ReadonlySet<number>): Record<number, number> {
+  const byPort: Record<number, number> = {};
   for (const socket of sockets) {
-    if (socket.established && ports.has(socket.localPort) && !isLoopback(socket.remoteAddress)) count += 1;
+    if (socket.established && ports.has(socket.localPort) && !isLoopback(socket.remoteAddress)) byPort[socket.localPort] = (byPort[socket.localPort] ?? 0) + 1;
   }
-  return count;
+  return byPort;
+}
+
+/**
+ * Bytes received and sent by a network namespace's interfaces but loopback, from /proc/<pid>/net/dev:
+ *   Inter-|   Receive                                                |  Transmit
+ *    face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets ...
+ *     eth0:   11828      97    0    0    0     0          0         0     5420      52 ...
+ */
+export function interfaceBytes(text: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = /^\s*([^:\s]+):\s*(\d+)(?:\s+\d+){7}\s+(\d+)/.exec(line);
+    if (match === null || match[1] === 'lo') continue;
+    total += Number(match[2]) + Number(match[3]);
+  }
+  return total;
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/containers/record.js';
-import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
+import type { CheckInOutcome, ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import { defineScripts, redisCall } from './connection.js';
 import { ADOPT, CHECK_IN, INSERT, LIST, RELEASE_PORTS, REMOVE, RESERVE_PORTS, RESOLVE_PREFIX, TRANSITION, UNRECORDED } from './scripts.js';
@@ -61,6 +61,21 @@ const recordHash = z
       .default('[]')
       .transform((s) => JSON.parse(s) as string[]),
     wake: z.string().default('0'),
+    stop_at: optionalMs.default(null),
+    delete_at: optionalMs.default(null),
+    extended_until: optionalMs.default(null),
+    warned_for: optionalMs.default(null),
+    stop_reason: z
+      .string()
+      .default('')
+      .transform((s) => (s === '' ? null : s)),
+    stopped_at: optionalMs.default(null),
+    net_bytes: optionalMs.default(null),
+    traffic_at: optionalMs.default(null),
+    connected_ports: z
+      .string()
+      .default('')
+      .transform((s) => (s === '' ? [] : s.split(','))),
   })
   .transform((h): ContainerRecord => ({
     id: h.container_id,
@@ -81,6 +96,15 @@ const recordHash = z
     observedAt: h.observed_at,
     sshKeys: h.ssh_keys,
     wakeOnConnect: h.wake === '1',
+    stopAt: h.stop_at,
+    deleteAt: h.delete_at,
+    extendedUntil: h.extended_until,
+    warnedFor: h.warned_for,
+    stopReason: h.stop_reason,
+    stoppedAt: h.stopped_at,
+    netBytes: h.net_bytes,
+    trafficAt: h.traffic_at,
+    connectedPorts: h.connected_ports,
   }));
 
 const ms = (value: number | null) => (value === null ? '' : String(value));
@@ -100,6 +124,15 @@ function patchFields(patch: RecordPatch): string[] {
   if (patch.pid !== undefined) put('pid', String(patch.pid));
   if (patch.connections !== undefined) put('connections', patch.connections === null ? '' : String(patch.connections));
   if (patch.observedAt !== undefined) put('observed_at', ms(patch.observedAt));
+  if (patch.stopAt !== undefined) put('stop_at', ms(patch.stopAt));
+  if (patch.deleteAt !== undefined) put('delete_at', ms(patch.deleteAt));
+  if (patch.extendedUntil !== undefined) put('extended_until', ms(patch.extendedUntil));
+  if (patch.warnedFor !== undefined) put('warned_for', ms(patch.warnedFor));
+  if (patch.stopReason !== undefined) put('stop_reason', patch.stopReason ?? '');
+  if (patch.stoppedAt !== undefined) put('stopped_at', ms(patch.stoppedAt));
+  if (patch.netBytes !== undefined) put('net_bytes', ms(patch.netBytes));
+  if (patch.trafficAt !== undefined) put('traffic_at', ms(patch.trafficAt));
+  if (patch.connectedPorts !== undefined) put('connected_ports', patch.connectedPorts.join(','));
   return fields;
 }
 
@@ -122,7 +155,16 @@ interface Scripts {
   sdReservePorts(ports: string, cursor: string, creates: string, count: string, first: string, last: string, createId: string, now: string): Promise<string[]>;
   sdReleasePorts(ports: string, owner: string, ...hostPorts: string[]): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
-  sdCheckIn(addr: string, tokens: string, version: string, ip: string, prefix: string, active: string, at: string, tokenHash: string): Promise<number>;
+  sdCheckIn(
+    addr: string,
+    tokens: string,
+    version: string,
+    ip: string,
+    prefix: string,
+    active: string,
+    at: string,
+    tokenHash: string,
+  ): Promise<number | [number, string]>;
   sdResolve(ids: string, prefix: string): Promise<string[]>;
   sdUnrecorded(prefix: string, ...ids: string[]): Promise<string[]>;
 }
@@ -346,11 +388,12 @@ export class RedisContainerStore implements ContainerStore {
     return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.ports, id)) === 1);
   }
 
-  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<'ok' | 'unknown' | 'refused'> {
+  checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<CheckInOutcome> {
     const { keys } = this;
     return redisCall(async () => {
       const result = await this.redis.sdCheckIn(keys.addresses, keys.tokens, keys.version, ip, keys.recordPrefix, String(active), String(at), tokenHash ?? '');
-      return result === 1 ? 'ok' : result === -1 ? 'refused' : 'unknown';
+      if (Array.isArray(result)) return { outcome: 'ok', stopAt: result[1] === '' || result[1] === undefined ? null : Number(result[1]) };
+      return { outcome: result === -1 ? 'refused' : 'unknown', stopAt: null };
     });
   }
 }

@@ -132,7 +132,8 @@ return found`;
 
 /**
  * KEYS: addresses, tokens, version. ARGV: ip, record key prefix, active, at, token hash ('' for none).
- * Returns 1 (stored), 0 (no running container to credit) or -1 (unknown token, or another container's).
+ * Returns {1, its stop_at} (stored), 0 (no running container to credit) or -1 (unknown token, or another
+ * container's).
  * Writes only into a record that exists and runs: a check-in cannot resurrect a deleted record.
  */
 export const CHECK_IN = `
@@ -147,7 +148,7 @@ local key = ARGV[2] .. id
 if redis.call('HGET', key, 'status') ~= 'running' then return 0 end
 redis.call('HSET', key, 'active', ARGV[3], 'checkin_at', ARGV[4])
 redis.call('INCR', KEYS[3])
-return 1`;
+return {1, redis.call('HGET', key, 'stop_at') or ''}`;
 
 /**
  * Takes `count` free host ports of a range for a create under way. KEYS: ports, cursor, creates. ARGV: count,

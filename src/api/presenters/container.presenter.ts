@@ -1,4 +1,5 @@
-import { lastActivity } from '../../domain/activity/idle-rule.js';
+import { describeKeptBy } from '../../domain/activity/explain.js';
+import { lastActivity, type IdleRuleSettings } from '../../domain/activity/idle-rule.js';
 import { appPort, sshPort, type ContainerRecord } from '../../domain/containers/record.js';
 import type { ContainerView } from '../schemas/responses.js';
 
@@ -7,7 +8,21 @@ export type { ContainerView };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function presentContainer(record: ContainerRecord): ContainerView {
+/** What the object says that comes from the server's settings: the idle rule, for `kept_by`. */
+export type PresentationSettings = IdleRuleSettings & { readonly quietConnection: number | null };
+
+const DEFAULT_RULES: PresentationSettings = { timeoutInterval: 1800, activitySources: { observed: true, reported: true }, quietConnection: null };
+
+/** A record presented under these settings. */
+export type Present = (record: ContainerRecord) => ContainerView;
+
+/** The presenter of this server's settings (what `kept_by` says follows its idle rule). */
+export const containerPresenter =
+  (rules: PresentationSettings): Present =>
+  (record) =>
+    presentContainer(record, rules);
+
+export function presentContainer(record: ContainerRecord, rules: PresentationSettings = DEFAULT_RULES, now = Date.now()): ContainerView {
   const activity = lastActivity(record);
   const asleep = record.status === 'stopped' && record.wakeOnConnect;
   // Its ports answer while it runs, and while it sleeps (a connection wakes it); otherwise a stopped
@@ -32,5 +47,9 @@ export function presentContainer(record: ContainerRecord): ContainerView {
     ssh_keys: [...record.sshKeys],
     wake_on_connect: record.wakeOnConnect,
     asleep,
+    stop_at: iso(record.status === 'running' || record.status === 'stopping' ? record.stopAt : null),
+    delete_at: iso(record.deleteAt),
+    stop_reason: record.status === 'running' ? null : record.stopReason,
+    kept_by: describeKeptBy(record, now, rules),
   };
 }

@@ -1,5 +1,5 @@
 import type { VersionedRecords } from '../../domain/ports.js';
-import { presentContainer } from './container.presenter.js';
+import { presentContainer, type Present } from './container.presenter.js';
 
 export interface ListSource {
   listAt(): Promise<VersionedRecords>;
@@ -10,6 +10,8 @@ export interface ListSource {
 
 interface Rendered {
   readonly version: number;
+  /** Epoch ms it was made. */
+  readonly at: number;
   readonly body: Buffer;
 }
 
@@ -19,7 +21,9 @@ interface Rendered {
  * whose version is at least the one it read, so a client sees its own writes. Renderings are single-flight:
  * requests that arrive during one wait for it (or for the next one, if it started before they looked).
  */
-export function createListCache(source: ListSource) {
+export function createListCache(source: ListSource, present: Present = (record) => presentContainer(record), options: { maxAgeMs?: number } = {}) {
+  // Renderings say "3 min ago" (kept_by): one older than this is made again even when nothing was written.
+  const maxAgeMs = options.maxAgeMs ?? 10_000;
   let latest: Rendered | undefined;
   let building: Promise<Rendered> | undefined;
   /** Bumped when the store may have gone back: a rendering begun before then is never kept. */
@@ -34,8 +38,8 @@ export function createListCache(source: ListSource) {
     const startedIn = epoch;
     const started = (async () => {
       const { version, records } = await source.listAt();
-      const rendered = { version, body: Buffer.from(JSON.stringify(records.map(presentContainer))) };
-      if (startedIn === epoch && (latest === undefined || rendered.version > latest.version)) latest = rendered;
+      const rendered = { version, at: Date.now(), body: Buffer.from(JSON.stringify(records.map(present))) };
+      if (startedIn === epoch && (latest === undefined || rendered.version >= latest.version)) latest = rendered;
       return rendered;
     })().finally(() => {
       if (building === started) building = undefined;
@@ -46,7 +50,7 @@ export function createListCache(source: ListSource) {
 
   return async function body(): Promise<Buffer> {
     const version = await source.version();
-    if (latest !== undefined && latest.version >= version) return latest.body;
+    if (latest !== undefined && latest.version >= version && Date.now() - latest.at < maxAgeMs) return latest.body;
     const inFlight = building;
     if (inFlight === undefined) return (await render()).body;
     // That rendering began before our read and may be older than what we must show.

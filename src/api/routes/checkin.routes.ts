@@ -25,9 +25,10 @@ export function checkinRoutes(checkIn: CheckIn, counter?: Counter<'result'>): Ro
       }
       try {
         const { active, token } = parseFields(checkinSchema, req);
-        await checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
+        const { stopAt } = await checkIn(clientAddress(req), bearerToken(req.headers.authorization) ?? token, active);
         counter?.inc({ result: 'ok' });
-        res.json({ message: 'Checked in', active: String(active) });
+        // The stop deadline moves with every extend: the container learns it here (sd-report shows it at login).
+        res.json({ message: 'Checked in', active: String(active), stop_at: stopAt === null ? null : new Date(stopAt).toISOString() });
       } catch (error) {
         counter?.inc({ result: RESULT[asDomainError(error).kind] ?? 'error' });
         throw error;

@@ -3,13 +3,17 @@ import type { Consistency } from '../../domain/containers/consistency.js';
 import type { ContainerRequests } from '../../domain/containers/requests.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseFields, parseInput } from '../middleware/validate.js';
-import { presentContainer } from '../presenters/container.presenter.js';
+import { presentContainer, type Present } from '../presenters/container.presenter.js';
 import { createListCache } from '../presenters/list-cache.js';
 import { createContainerSchema, logsSchema, listContainersSchema, patchContainerSchema } from './containers.schemas.js';
 
-export function containersRoutes(requests: ContainerRequests, consistency: Pick<Consistency, 'reconcileAll'>): Router {
+export function containersRoutes(
+  requests: ContainerRequests,
+  consistency: Pick<Consistency, 'reconcileAll'>,
+  present: Present = (record) => presentContainer(record),
+): Router {
   const router = Router();
-  const listBody = createListCache(requests);
+  const listBody = createListCache(requests, present);
 
   // A full id, or a unique prefix of at least 4 hex characters; what follows sees the full id.
   router.param('id', async (req, _res, next, id: string) => {
@@ -24,19 +28,21 @@ export function containersRoutes(requests: ContainerRequests, consistency: Pick<
       if (audit === 'true') {
         const { records, failures } = await consistency.reconcileAll();
         // Every record is processed; how many corrections failed (each is logged) is told, not hidden.
-        res.set('X-Audit-Failures', String(failures)).json(records.map(presentContainer));
+        res.set('X-Audit-Failures', String(failures)).json(records.map(present));
         return;
       }
       res.set('Content-Type', 'application/json; charset=utf-8').send(await listBody());
     })
     .post(async (req, res) => {
-      const { image, ssh_key: sshKeys, env, wake } = parseFields(createContainerSchema, req);
+      const { image, ssh_key: sshKeys, env, wake, stop_after: stopAfter, delete_after: deleteAfter } = parseFields(createContainerSchema, req);
       const record = await requests.create(image, {
         ...(sshKeys === undefined ? {} : { sshKeys }),
         ...(env === undefined ? {} : { env }),
         ...(wake === undefined ? {} : { wake }),
+        ...(stopAfter === undefined ? {} : { stopAfter }),
+        ...(deleteAfter === undefined ? {} : { deleteAfter }),
       });
-      res.status(201).location(`/v1/containers/${record.id}`).json(presentContainer(record));
+      res.status(201).location(`/v1/containers/${record.id}`).json(present(record));
     })
     .all(methodNotAllowed(['GET', 'POST']));
 
@@ -57,11 +63,15 @@ export function containersRoutes(requests: ContainerRequests, consistency: Pick<
   router
     .route('/:id')
     .get(async (req, res) => {
-      res.json(presentContainer(await requests.get(req.params.id as string)));
+      res.json(present(await requests.get(req.params.id as string)));
     })
     .patch(async (req, res) => {
-      const { status } = parseFields(patchContainerSchema, req);
-      res.json(presentContainer(await requests.changeStatus(req.params.id as string, status)));
+      const { status, extend } = parseFields(patchContainerSchema, req);
+      const id = req.params.id as string;
+      // A status change first (a start, say), then the extend of what it is then.
+      let record = status === undefined ? undefined : await requests.changeStatus(id, status);
+      if (extend !== undefined) record = await requests.extend(record?.id ?? id, extend);
+      res.json(present(record ?? (await requests.get(id))));
     })
     .delete(async (req, res) => {
       await requests.requestDelete(req.params.id as string);

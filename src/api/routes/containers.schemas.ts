@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAuthorizedKeys, parseEnv } from '../../domain/containers/options.js';
+import { parseDuration } from '../../domain/durations.js';
 
 /**
  * Docker's reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest]. The registry is
@@ -52,6 +53,15 @@ const envField = z
  * other HostConfig. Any other field is refused rather than ignored, so that nobody believes they got an
  * option they did not.
  */
+/** A duration field: `90m`, `8h`, `14d`, `2h30m`, or seconds (a JSON number or text). */
+const durationField = (name: string) =>
+  z.union([z.string(), z.number()], { error: `${name} must be a duration such as 90m, 8h, 14d or seconds` }).transform((value, ctx) => {
+    const seconds = parseDuration(String(value));
+    if (seconds !== null && seconds > 0 && seconds <= 10 * 365 * 86_400) return seconds;
+    ctx.addIssue({ code: 'custom', message: `${name} must be a duration such as 90m, 8h, 14d or seconds (more than 0, at most 10 years)` });
+    return z.NEVER;
+  });
+
 /** A yes/no field: a JSON boolean, or true/false/1/0 as a form or query sends it. */
 const yesNo = (name: string) =>
   z
@@ -65,12 +75,14 @@ export const createContainerSchema = z.strictObject(
     wake: yesNo('wake')
       .optional()
       .describe("Whether a connection to one of its ports wakes it while it is stopped (default: the server's SD_WAKE_ON_CONNECT, true)"),
+    stop_after: durationField('stop_after').optional().describe('Stopped this long after the create, whatever its activity (at most SD_MAX_LIFETIME)'),
+    delete_after: durationField('delete_after').optional().describe('Deleted this long after the create, whatever its state'),
     image: imageReference,
   },
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `Only image, ssh_key, env and wake can be given; options such as ${issue.keys
+        ? `Only image, ssh_key, env, wake, stop_after and delete_after can be given; options such as ${issue.keys
             .slice(0, 3)
             .map((key) => key.slice(0, 40))
             .join(', ')} are not accepted (containers never run privileged, with host mounts or on the host network)`
@@ -78,11 +90,15 @@ export const createContainerSchema = z.strictObject(
   },
 );
 
-export const patchContainerSchema = z.object({
-  status: z
-    .enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" })
-    .describe('stopped: stop it (in the worker); running: start it again, on the same ports'),
-});
+export const patchContainerSchema = z
+  .object({
+    status: z
+      .enum(['running', 'stopped'], { error: "Status must be 'running' or 'stopped'" })
+      .optional()
+      .describe('stopped: stop it (in the worker); running: start it again, on the same ports'),
+    extend: durationField('extend').optional().describe('Keep it up this much longer: its stop deadline moves, and it counts as in use until then'),
+  })
+  .refine((fields) => fields.status !== undefined || fields.extend !== undefined, { message: "Status must be 'running' or 'stopped' (or give extend)" });
 
 const flag = (name: string) =>
   z

@@ -3,6 +3,7 @@ import type { EventLog, StoredEvent } from '../../domain/ports.js';
 import { compareEventIds } from '../../domain/events.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 import { parseInput } from '../middleware/validate.js';
+import type { Present } from '../presenters/container.presenter.js';
 import { eventFrame } from '../presenters/event.presenter.js';
 import { eventsSchema } from './events.schemas.js';
 
@@ -11,6 +12,8 @@ export interface EventsOptions {
   readonly heartbeatMs: number;
   /** A client that lets this much go unread is cut off (it reconnects with Last-Event-ID). */
   readonly maxBufferedBytes?: number;
+  /** How a container is presented in an event. */
+  readonly present?: Present;
 }
 
 const CATCH_UP_PAGE = 500;
@@ -36,7 +39,7 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
       const send = (event: StoredEvent) => {
         if (sent !== undefined && compareEventIds(event.eventId, sent) <= 0) return;
         sent = event.eventId;
-        res.write(eventFrame(event));
+        res.write(eventFrame(event, options.present));
         // Live events cannot wait for a slow reader: one that lets too much pile up is cut off, and
         // resumes with Last-Event-ID when it reconnects.
         if (live && res.writableLength > maxBuffered) res.destroy();

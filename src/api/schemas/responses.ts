@@ -27,6 +27,20 @@ export const containerView = z.object({
   ssh_keys: z.array(z.string()).describe('Fingerprints (SHA256:…) of the SSH keys it was given; keys and env are never shown'),
   wake_on_connect: z.boolean().describe('Whether a connection to one of its ports wakes it while it is stopped'),
   asleep: z.boolean().describe('Stopped, and woken by the first connection to any of its ports (which it keeps)'),
+  stop_at: isoTime.nullable().describe('When it is stopped whatever its activity (stop_after, moved by extend), or null'),
+  delete_at: isoTime.nullable().describe('When it is deleted whatever its state (delete_after), or null'),
+  stop_reason: z
+    .string()
+    .nullable()
+    .describe(
+      'Why it stopped (or is stopping, or being deleted): "requested", "deadline", "idle: no connection or check-in for 1h 0m", "exited (code 137)", "adopted"…; null while it runs',
+    ),
+  kept_by: z
+    .string()
+    .nullable()
+    .describe(
+      'While it runs, what keeps it up, by the rule that decides its idle stop: "2 connections on 5432/tcp", "check-in 40 s ago (active=1)", "extended until 18:00 UTC"…',
+    ),
 });
 
 export const layerProgress = z.object({
@@ -58,7 +72,11 @@ export const errorBody = z.object({
   code: z.string().describe('A stable, machine-readable code, e.g. invalid_request, not_found, image_in_use'),
 });
 
-export const checkinAnswer = z.object({ message: z.literal('Checked in'), active: z.string() });
+export const checkinAnswer = z.object({
+  message: z.literal('Checked in'),
+  active: z.string(),
+  stop_at: isoTime.nullable().describe('When the container is stopped whatever its activity (it moves with every extend), or null'),
+});
 
 /** GET /healthz, beside the check that makes it. */
 export { healthReport } from '../../adapters/redis/health.js';

@@ -1,3 +1,5 @@
+import { formatDuration } from '../durations.js';
+
 /**
  * The idle-stop rule (docs/API.md, "Activity monitoring"), as pure functions of a record and the clock.
  *
@@ -17,6 +19,8 @@ export interface ActivitySnapshot {
   readonly observedAt: number | null;
   /** Idle looks in a row so far. */
   readonly strikes: number;
+  /** Until when an extend keeps it up (epoch ms), or null. */
+  readonly extendedUntil?: number | null;
 }
 
 export interface IdleRuleSettings {
@@ -30,11 +34,30 @@ export type CheckDecision = { readonly kind: 'reschedule'; readonly strikes: num
 
 export type ActivitySource = 'observed' | 'reported';
 
-export function isActive(snapshot: ActivitySnapshot, now: number, settings: IdleRuleSettings): boolean {
+/** What keeps a running container up right now, as the rule sees it: the first sign that counts, or none. */
+export type KeptBy =
+  | { readonly by: 'extend'; readonly until: number }
+  | { readonly by: 'connections'; readonly at: number }
+  | { readonly by: 'check-in'; readonly at: number; readonly active: number }
+  | { readonly by: 'nothing'; readonly since: number | null };
+
+export function keptBy(snapshot: ActivitySnapshot, now: number, settings: IdleRuleSettings): KeptBy {
   const fresh = (at: number | null) => at !== null && now - at <= settings.timeoutInterval * 1000;
-  const reported = settings.activitySources.reported && snapshot.active > 0 && fresh(snapshot.checkinAt);
-  const observed = settings.activitySources.observed && fresh(snapshot.observedAt);
-  return reported || observed;
+  if (snapshot.extendedUntil !== undefined && snapshot.extendedUntil !== null && snapshot.extendedUntil > now) return { by: 'extend', until: snapshot.extendedUntil };
+  if (settings.activitySources.observed && fresh(snapshot.observedAt)) return { by: 'connections', at: snapshot.observedAt as number };
+  if (settings.activitySources.reported && snapshot.active > 0 && fresh(snapshot.checkinAt))
+    return { by: 'check-in', at: snapshot.checkinAt as number, active: snapshot.active };
+  return { by: 'nothing', since: lastActivity(snapshot)?.at ?? null };
+}
+
+export function isActive(snapshot: ActivitySnapshot, now: number, settings: IdleRuleSettings): boolean {
+  return keptBy(snapshot, now, settings).by !== 'nothing';
+}
+
+/** Why an idle container is stopped, in words: "idle: no connection or check-in for 1h 0m". */
+export function idleReason(snapshot: ActivitySnapshot, now: number, startedAt: number | null): string {
+  const since = lastActivity(snapshot)?.at ?? startedAt;
+  return since === null ? 'idle: no connection or check-in since it started' : `idle: no connection or check-in for ${formatDuration((now - since) / 1000)}`;
 }
 
 export function decideCheck(snapshot: ActivitySnapshot, now: number, settings: IdleRuleSettings): CheckDecision {

@@ -31,11 +31,38 @@ export const missingContainer = (id: string) => notFound('container_not_found', 
  * Asks the worker to stop a running container; the record says `stopping` from now on. Null when the record
  * changed meanwhile (it is not running that start any more).
  */
-export async function requestStop({ store, queue }: Pick<ActionDeps, 'store' | 'queue'>, record: ContainerRecord): Promise<ContainerRecord | null> {
-  const result = await store.transition(record.id, { from: ['running'], startCount: record.startCount }, { status: 'stopping', nextCheckAt: null });
+export async function requestStop(
+  { store, queue }: Pick<ActionDeps, 'store' | 'queue'>,
+  record: ContainerRecord,
+  reason: string,
+): Promise<ContainerRecord | null> {
+  const result = await store.transition(
+    record.id,
+    { from: ['running'], startCount: record.startCount },
+    { status: 'stopping', nextCheckAt: null, stopReason: reason },
+  );
   if (result.outcome !== 'applied') return null;
   await queue.enqueueStop(record.id, record.startCount);
   return result.record;
+}
+
+/**
+ * Asks the worker to delete a container that is not being deleted yet, for `reason` (kept as its stop reason,
+ * and told with its `container.deleting`). Guarded by its status and start: one started again meanwhile is left.
+ */
+export async function requestDeletion(
+  { store, queue }: Pick<ActionDeps, 'store'> & { readonly queue: Pick<JobQueue, 'enqueueDelete'> },
+  record: ContainerRecord,
+  reason: string,
+): Promise<boolean> {
+  const result = await store.transition(
+    record.id,
+    { from: [record.status], startCount: record.startCount },
+    { status: 'deleting', nextCheckAt: null, stopReason: reason },
+  );
+  if (result.outcome !== 'applied') return false;
+  await queue.enqueueDelete(record.id);
+  return true;
 }
 
 /**

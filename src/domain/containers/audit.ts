@@ -3,7 +3,7 @@ import type { ContainerRecord, PortMap, RuntimeContainer } from './record.js';
 /** One correction that brings the records in line with what Docker says. */
 export type AuditAction =
   | { readonly kind: 'forget'; readonly record: ContainerRecord }
-  | { readonly kind: 'mark_stopped'; readonly record: ContainerRecord }
+  | { readonly kind: 'mark_stopped'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
   | { readonly kind: 'mark_running'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
   | { readonly kind: 'refresh'; readonly record: ContainerRecord; readonly actual: RuntimeContainer }
   /** A container of this installation without a record: adopted, unless it is an unfinished create's. */
@@ -28,7 +28,7 @@ export function planAudit(
     if (container === undefined) {
       actions.push({ kind: 'forget', record });
     } else if ((record.status === 'running' || record.status === 'stopping') && !container.running) {
-      actions.push({ kind: 'mark_stopped', record });
+      actions.push({ kind: 'mark_stopped', record, actual: container });
     } else if (record.status === 'stopped' && container.running) {
       actions.push({ kind: 'mark_running', record, actual: container });
     } else if (record.status === 'running' && (record.ip !== container.ip || !samePorts(record.ports, container.ports))) {

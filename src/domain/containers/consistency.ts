@@ -11,7 +11,7 @@ export interface ConsistencyDeps {
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop' | 'enqueueDelete'>;
   readonly clock: Clock;
-  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval'>;
+  readonly settings: Pick<ContainerSettings, 'disableTimeouts' | 'initialTimeoutInterval' | 'expiryWarning'>;
   readonly logger: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -39,7 +39,7 @@ export function createConsistency({ runtime, store, queue, clock, settings, logg
   /** A container of ours that has no record: adopt it, or remove it if its create never finished. */
   async function settleUnrecorded(actual: RuntimeContainer): Promise<'adopted' | 'removed' | 'left'> {
     const { createId } = identityFromLabels(actual);
-    const record = adoptedRecord(actual, clock.now(), firstCheck(settings));
+    const record = adoptedRecord(actual, clock.now(), firstCheck(settings), settings.expiryWarning * 1000);
     const outcome = await store.adopt(record, createId, clock.now());
     if (outcome === 'adopted') {
       logger.info({ containerId: actual.id, image: record.image, status: record.status }, 'container adopted: its record was rebuilt from its labels');
@@ -64,7 +64,11 @@ export function createConsistency({ runtime, store, queue, clock, settings, logg
         logger.info({ containerId: record.id, status: record.status }, 'container vanished from Docker; record forgotten');
         break;
       case 'mark_stopped':
-        await store.transition(record.id, guard, stoppedPatch);
+        // Stopped behind the server's back (or ended by itself) says how; a stop of ours keeps its own reason.
+        await store.transition(record.id, guard, {
+          ...stoppedPatch(clock.now()),
+          ...(record.status === 'running' ? { stopReason: action.actual.ended ?? 'stopped outside spin-docker' } : {}),
+        });
         break;
       case 'mark_running':
         await store.transition(record.id, guard, startPatch(record, action.actual, clock.now(), firstCheck(settings)));

@@ -1,4 +1,4 @@
-import type { ContainerOperations, ContainerStore, Logger } from '../ports.js';
+import type { Clock, ContainerOperations, ContainerStore, Logger } from '../ports.js';
 import { stoppedPatch } from './record.js';
 import type { ContainerSettings } from './settings.js';
 
@@ -7,10 +7,11 @@ export interface JobDeps {
   readonly store: ContainerStore;
   readonly settings: Pick<ContainerSettings, 'stopTimeout'>;
   readonly logger: Pick<Logger, 'info'>;
+  readonly clock: Clock;
 }
 
 /** The slow halves of a stop and a delete, run by the worker's jobs. Both are idempotent. */
-export function createContainerJobs({ runtime, store, settings, logger }: JobDeps) {
+export function createContainerJobs({ runtime, store, settings, logger, clock }: JobDeps) {
   return {
     /**
      * Finishes the stop of start `startCount`. Bound to it: a record that is not `stopping` that start
@@ -25,7 +26,7 @@ export function createContainerJobs({ runtime, store, settings, logger }: JobDep
         logger.info({ containerId: id }, 'container vanished from Docker; record forgotten');
         return;
       }
-      await store.transition(id, { from: ['stopping'], startCount }, stoppedPatch);
+      await store.transition(id, { from: ['stopping'], startCount }, stoppedPatch(clock.now()));
     },
 
     /** Finishes a delete: the container (and its anonymous volumes, as the client asked), then the record. */

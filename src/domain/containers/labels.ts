@@ -23,6 +23,9 @@ export const LABELS = {
   ports: 'io.spin-docker.ports',
   /** Whether a connection wakes it while it is stopped, `true` or `false`. */
   wake: 'io.spin-docker.wake',
+  /** Its deadlines as given at create (epoch ms): stopped then, deleted then. An extend lives in the store only. */
+  stopAt: 'io.spin-docker.stop-at',
+  deleteAt: 'io.spin-docker.delete-at',
   /** Set on a container made anew on other ports: the image of its file system, removed with it. */
   movedImage: 'io.spin-docker.moved-image',
 } as const;
@@ -37,6 +40,8 @@ export interface RecordIdentity {
   /** Stable host ports by container port; empty for a container made before they were. */
   readonly ports: PortMap;
   readonly wakeOnConnect: boolean;
+  readonly stopAt: number | null;
+  readonly deleteAt: number | null;
 }
 
 /** The labels a new container gets (besides the installation's own, which the engine adapter sets). */
@@ -51,8 +56,12 @@ export function identityLabels(identity: RecordIdentity): Record<string, string>
       .map(([inside, outside]) => `${inside}=${outside}`)
       .join(','),
     [LABELS.wake]: String(identity.wakeOnConnect),
+    ...(identity.stopAt === null ? {} : { [LABELS.stopAt]: String(identity.stopAt) }),
+    ...(identity.deleteAt === null ? {} : { [LABELS.deleteAt]: String(identity.deleteAt) }),
   };
 }
+
+const epochMs = (text: string | undefined) => (text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : null);
 
 function portsFromLabel(text: string | undefined): PortMap {
   const ports: Record<string, string> = {};
@@ -79,15 +88,20 @@ export function identityFromLabels(actual: Pick<RuntimeContainer, 'labels' | 'im
     sshKeys: keys === '' ? [] : keys.split(','),
     ports: portsFromLabel(labels[LABELS.ports]),
     wakeOnConnect: labels[LABELS.wake] === 'true',
+    stopAt: epochMs(labels[LABELS.stopAt]),
+    deleteAt: epochMs(labels[LABELS.deleteAt]),
   };
 }
 
 /**
  * The record of a container that has none (the store was lost or emptied): its identity from its labels, its
- * state from the engine, and a fresh idle check as after a start.
+ * state from the engine, and a fresh idle check as after a start. A deadline of its labels already passed (it
+ * may have been extended since: extends live in the store) is put `graceMs` ahead, so that a lost store never
+ * stops or deletes a container at once, and its warning comes first.
  */
-export function adoptedRecord(actual: RuntimeContainer, now: number, firstCheck: FirstCheck): ContainerRecord {
+export function adoptedRecord(actual: RuntimeContainer, now: number, firstCheck: FirstCheck, graceMs: number): ContainerRecord {
   const identity = identityFromLabels(actual);
+  const ahead = (at: number | null) => (at === null ? null : Math.max(at, now + graceMs));
   return {
     id: actual.id,
     name: actual.name,
@@ -98,6 +112,11 @@ export function adoptedRecord(actual: RuntimeContainer, now: number, firstCheck:
     wakeOnConnect: identity.wakeOnConnect,
     // A stopped container's ports: as its labels keep them (a listing does not say).
     ports: identity.ports,
+    stopAt: ahead(identity.stopAt),
+    deleteAt: ahead(identity.deleteAt),
+    extendedUntil: null,
+    warnedFor: null,
     ...startPatch({ startCount: 0 }, actual, now, firstCheck),
+    ...(actual.running ? {} : { stopReason: 'adopted' }),
   };
 }

@@ -51,6 +51,24 @@ export interface ContainerRecord {
   readonly observedAt: number | null;
   /** Fingerprints of the SSH keys handed to the container (the keys themselves are not kept). */
   readonly sshKeys: readonly string[];
+  /** Epoch ms at which it is stopped whatever its activity (`stop_after`, moved by an extend), or null. */
+  readonly stopAt: number | null;
+  /** Epoch ms at which it is deleted whatever its state (`delete_after`), or null. */
+  readonly deleteAt: number | null;
+  /** Until when an extend keeps it up whatever its activity (epoch ms), or null. */
+  readonly extendedUntil: number | null;
+  /** The deadline (epoch ms) the latest `container.expiring` warned of, so that each is warned of once. */
+  readonly warnedFor: number | null;
+  /** Why it stopped last (or is stopping), in words: "requested", "deadline", "idle: …", "exited (code 137)"… */
+  readonly stopReason: string | null;
+  /** Epoch ms of its latest stop, or null while it has not stopped (for SD_DELETE_STOPPED_AFTER). */
+  readonly stoppedAt: number | null;
+  /** Its network namespace's bytes in and out at the latest sample, or null when not read (quiet connections). */
+  readonly netBytes: number | null;
+  /** Epoch ms of the latest sample that saw bytes move (more than a check-in's), or null. */
+  readonly trafficAt: number | null;
+  /** Its own ports that had client connections at the latest sample ("5432/tcp"). */
+  readonly connectedPorts: readonly string[];
 }
 
 /** What Docker says about a container right now. */
@@ -68,6 +86,8 @@ export interface RuntimeContainer {
   readonly pid: number;
   /** Its labels, as the engine keeps them. */
   readonly labels: Readonly<Record<string, string>>;
+  /** How its last run ended, when it is not running and the engine says ("exited (code 137)"), else null. */
+  readonly ended: string | null;
 }
 
 /** The TCP ports of a port map, container port → host port (`{"80/tcp": "20001"}` → [[80, 20001]]). */
@@ -77,6 +97,19 @@ export function tcpBindings(ports: PortMap): [containerPort: number, hostPort: n
     .map(([spec, host]): [number, number] => [Number(spec.slice(0, -'/tcp'.length)), Number(host)])
     .filter(([inside, outside]) => Number.isInteger(inside) && inside > 0 && Number.isInteger(outside) && outside > 0);
 }
+
+/** The lifetime fields of a record with no deadline, no extend, no stop yet and no traffic read (a new one's). */
+export const noLifetime = {
+  stopAt: null,
+  deleteAt: null,
+  extendedUntil: null,
+  warnedFor: null,
+  stopReason: null,
+  stoppedAt: null,
+  netBytes: null,
+  trafficAt: null,
+  connectedPorts: [] as readonly string[],
+} as const;
 
 /** Host port of container port 22/tcp, or '' when not published. */
 export function sshPort(ports: PortMap): string {
@@ -111,16 +144,18 @@ export function planStatusChange(current: ContainerStatus, wanted: StatusRequest
   return wanted === 'running' ? { kind: 'start' } : { kind: 'stop' };
 }
 
-/** What a record says once its container no longer runs (its ports stay its own). */
-export const stoppedPatch = {
-  status: 'stopped',
+/** What a record says once its container no longer runs (its ports stay its own); `at`: when. */
+export const stoppedPatch = (at: number) => ({
+  status: 'stopped' as const,
+  stoppedAt: at,
   ip: '',
   pid: 0,
   active: 0,
   strikes: 0,
   connections: null,
   nextCheckAt: null,
-} as const;
+  netBytes: null,
+});
 
 /** When the idle check first looks at a container after a start (null: the idle stop is off). */
 export interface FirstCheck {
@@ -133,8 +168,20 @@ export interface FirstCheck {
  * once leaves a stopped container by the time Docker is asked: say so rather than "running" with no ports.
  */
 export function startPatch(record: Pick<ContainerRecord, 'startCount'>, actual: RuntimeContainer, now: number, firstCheck: FirstCheck) {
-  const fresh = { startCount: record.startCount + 1, active: 0, checkinAt: null, strikes: 0, connections: null, observedAt: null };
-  if (!actual.running) return { ...fresh, ...stoppedPatch };
+  const fresh = {
+    startCount: record.startCount + 1,
+    active: 0,
+    checkinAt: null,
+    strikes: 0,
+    connections: null,
+    observedAt: null,
+    netBytes: null,
+    trafficAt: null,
+    connectedPorts: [] as readonly string[],
+    stopReason: null,
+    stoppedAt: null,
+  };
+  if (!actual.running) return { ...fresh, ...stoppedPatch(now), stopReason: actual.ended ?? 'exited' };
   return {
     ...fresh,
     status: 'running' as const,

@@ -3,6 +3,7 @@ import { PortTakenError, conflict, forbidden, invalid, notFound } from '../error
 import type { Clock, ContainerOperations, ContainerStore, EventLog, ImageOperations, JobQueue, LogOptions } from '../ports.js';
 import { missingContainer, requestStop, startContainer } from './actions.js';
 import type { HostPortAllocator } from './host-ports.js';
+import { formatDuration } from '../durations.js';
 import { identityLabels } from './labels.js';
 import { imageAllowed, type AuthorizedKey } from './options.js';
 import type { ContainerRecord, PortMap, StatusRequest } from './record.js';
@@ -16,6 +17,10 @@ export interface CreateOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Whether a connection wakes it while stopped (default SD_WAKE_ON_CONNECT). */
   readonly wake?: boolean;
+  /** Seconds after which it is stopped whatever its activity (at most SD_MAX_LIFETIME). */
+  readonly stopAfter?: number;
+  /** Seconds after which it is deleted whatever its state. */
+  readonly deleteAfter?: number;
 }
 
 export interface RequestDeps {
@@ -25,7 +30,15 @@ export interface RequestDeps {
   readonly clock: Clock;
   readonly settings: Pick<
     ContainerSettings,
-    'disableTimeouts' | 'initialTimeoutInterval' | 'checkinUrl' | 'allowedImages' | 'defaultSshKeys' | 'orphanGrace' | 'maxPorts' | 'wakeOnConnect'
+    | 'disableTimeouts'
+    | 'initialTimeoutInterval'
+    | 'checkinUrl'
+    | 'allowedImages'
+    | 'defaultSshKeys'
+    | 'orphanGrace'
+    | 'maxPorts'
+    | 'wakeOnConnect'
+    | 'maxLifetime'
   >;
   /** Where new containers' host ports come from. */
   readonly hostPorts: HostPortAllocator;
@@ -81,8 +94,20 @@ export function createContainerRequests(deps: RequestDeps) {
     const env: Record<string, string> = { ...options.env, SD_CHECKIN_TOKEN: token };
     if (settings.checkinUrl !== undefined) env.SD_CHECKIN_URL = settings.checkinUrl;
     if (sshKeys.length > 0) env.SD_SSH_AUTHORIZED_KEYS = sshKeys.map((key) => key.line).join('\n');
+    const ceiling = settings.maxLifetime;
+    if (options.stopAfter !== undefined && ceiling !== null && options.stopAfter > ceiling) {
+      throw invalid(
+        'over_ceiling',
+        `stop_after ${formatDuration(options.stopAfter)} is over this server's ceiling of ${formatDuration(ceiling)} (SD_MAX_LIFETIME)`,
+      );
+    }
     const createId = randomBytes(8).toString('hex');
     const createdAt = clock.now();
+    const stopAfter = options.stopAfter ?? ceiling;
+    const deadlines = {
+      stopAt: stopAfter === null ? null : createdAt + stopAfter * 1000,
+      deleteAt: options.deleteAfter === undefined ? null : createdAt + options.deleteAfter * 1000,
+    };
     // Marked before the engine makes anything: should this process die before the record is stored, the
     // worker knows the container for an unfinished create's once the mark expires, and removes it.
     await store.markCreate(createId, createdAt + settings.orphanGrace * 1000);
@@ -95,6 +120,7 @@ export function createContainerRequests(deps: RequestDeps) {
         sshKeys: sshKeys.map((key) => key.fingerprint),
         ports,
         wakeOnConnect: options.wake ?? settings.wakeOnConnect,
+        ...deadlines,
       };
       return runtime.createAndStart({ image, env, labels: identityLabels(identity), ports }).then((actual) => ({ actual, identity }));
     });
@@ -108,6 +134,9 @@ export function createContainerRequests(deps: RequestDeps) {
       sshKeys: identity.sshKeys,
       wakeOnConnect: identity.wakeOnConnect,
       ports: identity.ports,
+      ...deadlines,
+      extendedUntil: null,
+      warnedFor: null,
       ...startPatch({ startCount: 0 }, actual, clock.now(), firstCheck(settings)),
     };
     try {
@@ -153,8 +182,37 @@ export function createContainerRequests(deps: RequestDeps) {
         return startContainer(deps, record);
       case 'stop':
         // Refused: the record changed between our read and write; answer with what it is now.
-        return (await requestStop(deps, record)) ?? get(id);
+        return (await requestStop(deps, record, 'requested')) ?? get(id);
     }
+  }
+
+  /**
+   * Keeps a running container up for `seconds` more: its stop deadline (if it has one) moves that far, and until
+   * then it counts as in use. Never past SD_MAX_LIFETIME from now (a 400 that says the ceiling).
+   */
+  async function extend(id: string, seconds: number): Promise<ContainerRecord> {
+    const record = await get(id);
+    if (record.status !== 'running') throw conflict('not_running', `Container ${record.id} is ${record.status}: only a running container can be extended`);
+    const now = clock.now();
+    const until = now + seconds * 1000;
+    const stopAt = record.stopAt === null ? null : Math.max(record.stopAt, now) + seconds * 1000;
+    const ceiling = settings.maxLifetime;
+    if (ceiling !== null && (stopAt ?? until) > now + ceiling * 1000) {
+      const room = Math.max(0, Math.floor((now + ceiling * 1000 - (record.stopAt ?? now)) / 1000));
+      throw invalid(
+        'over_ceiling',
+        `Extending by ${formatDuration(seconds)} would keep it past this server's ceiling of ${formatDuration(ceiling)} from now (SD_MAX_LIFETIME); at most ${formatDuration(room)} more`,
+      );
+    }
+    const result = await store.transition(
+      record.id,
+      { from: ['running'], startCount: record.startCount },
+      // The next warning is for the new deadline.
+      { stopAt, extendedUntil: Math.max(until, record.extendedUntil ?? 0), warnedFor: null },
+    );
+    if (result.outcome === 'missing') throw missingContainer(id);
+    if (result.outcome === 'refused') throw conflict('status_conflict', `Container ${record.id} changed while being extended`);
+    return result.record;
   }
 
   async function requestDelete(given: string): Promise<void> {
@@ -184,6 +242,7 @@ export function createContainerRequests(deps: RequestDeps) {
     onStoreReset: (listener: () => void) => store.onReset(listener),
     create,
     changeStatus,
+    extend,
     requestDelete,
     logs,
   };

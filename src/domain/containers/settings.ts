@@ -26,6 +26,14 @@ export interface ContainerSettings {
   readonly maxPorts: number;
   /** Whether a stopped container wakes on a connection, unless its create said otherwise. */
   readonly wakeOnConnect: boolean;
+  /** Seconds: the longest a stop deadline may be ahead (and every container's when its create gives none); null: none. */
+  readonly maxLifetime: number | null;
+  /** Seconds a container may stay stopped before it is deleted; null: for ever. */
+  readonly deleteStoppedAfter: number | null;
+  /** Seconds before a deadline that `container.expiring` says so. */
+  readonly expiryWarning: number;
+  /** Seconds an open connection may carry no traffic and still count as use; null: it always counts. */
+  readonly quietConnection: number | null;
 }
 
 /** When a fresh start is first looked at by the idle check. */

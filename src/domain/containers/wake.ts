@@ -43,8 +43,11 @@ export function createWake(deps: WakeDeps) {
     /** It answers: `seconds` from the first held connection until it accepted. */
     woken: (record: ContainerRecord, seconds: number) => tell('container.woken', record, { seconds: Math.round(seconds * 1000) / 1000 }),
 
-    /** The held connections were closed, for `reason`. */
-    failed: (record: ContainerRecord, reason: string) => tell('container.wake_failed', record, { reason }),
+    /** The held connections were closed, for `reason`; a container left stopped keeps it as its stop reason. */
+    async failed(record: ContainerRecord, reason: string): Promise<void> {
+      const kept = await store.transition(record.id, { from: ['stopped'] }, { stopReason: `wake failed: ${reason}` }).catch(() => null);
+      await tell('container.wake_failed', kept?.outcome === 'applied' ? kept.record : record, { reason });
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import { noLifetime } from '../../../src/domain/containers/record.js';
 import { describe, expect, it } from 'vitest';
 import { createListCache, type ListSource } from '../../../src/api/presenters/list-cache.js';
 import type { ContainerRecord } from '../../../src/domain/containers/record.js';
@@ -21,6 +22,7 @@ const record = (id: string): ContainerRecord => ({
   connections: null,
   observedAt: null,
   sshKeys: [],
+  ...noLifetime,
 });
 
 /** A store whose version and records the test moves, and whose listAt() can be held open. */

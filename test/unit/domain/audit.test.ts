@@ -1,3 +1,4 @@
+import { noLifetime } from '../../../src/domain/containers/record.js';
 import { describe, expect, it } from 'vitest';
 import { planAudit, type AuditAction } from '../../../src/domain/containers/audit.js';
 import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../../src/domain/containers/record.js';
@@ -21,6 +22,7 @@ const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRec
   connections: null,
   observedAt: null,
   sshKeys: [],
+  ...noLifetime,
   ...extra,
 });
 const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
@@ -33,6 +35,7 @@ const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> =
   createdAt: 0,
   pid: 0,
   labels: {},
+  ended: null,
   ...extra,
 });
 const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'unrecorded' ? a.actual.id : a.record.id]);

@@ -4,7 +4,7 @@ import { LABELS } from '../../../src/domain/containers/labels.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { FakeEngine, FakeQueue, aContainer, aRecord, fakeClock, memoryLogger } from '../../fakes/engine.js';
 
-const settings = { disableTimeouts: false, initialTimeoutInterval: 60 };
+const settings = { disableTimeouts: false, initialTimeoutInterval: 60, expiryWarning: 600 };
 
 function setUp(store: MemoryStore, engine: FakeEngine) {
   const clock = fakeClock();

@@ -11,7 +11,7 @@ describe('the store, telling the event log', () => {
     const store = withContainerEvents(new MemoryStore(), log, () => undefined);
     await store.insert(aRecord('a'));
     await store.transition('a', {}, { status: 'stopping' });
-    await store.transition('a', {}, stoppedPatch);
+    await store.transition('a', {}, stoppedPatch(1));
     await store.transition('a', {}, { connections: 2 });
     await store.transition('a', {}, { strikes: 1 }); // bookkeeping: no event
     await store.transition('a', { from: ['running'] }, { status: 'deleting' }); // refused: no event

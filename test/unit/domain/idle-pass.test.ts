@@ -1,15 +1,24 @@
+import { MemoryEventLog } from '../../fakes/event-log.js';
 import { describe, expect, it } from 'vitest';
 import { createIdlePass } from '../../../src/domain/activity/idle-pass.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { FakeEngine, FakeQueue, aRecord, fakeClock, fakeProbe } from '../../fakes/engine.js';
 
-const settings = { disableTimeouts: false, timeoutInterval: 60, activitySources: { observed: true, reported: true } };
+const settings = {
+  disableTimeouts: false,
+  timeoutInterval: 60,
+  initialTimeoutInterval: 60,
+  activitySources: { observed: true, reported: true },
+  quietConnection: null,
+  deleteStoppedAfter: null,
+  expiryWarning: 600,
+};
 
 function setUp(records: Parameters<typeof aRecord>[], counts: Record<string, number | null>) {
   const store = new MemoryStore(records.map((args) => aRecord(...args)));
   const queue = new FakeQueue();
   const clock = fakeClock();
-  const pass = createIdlePass({ store, runtime: new FakeEngine(), probe: fakeProbe(counts), queue, clock, settings });
+  const pass = createIdlePass({ store, runtime: new FakeEngine(), probe: fakeProbe(counts), queue, clock, settings, events: new MemoryEventLog() });
   return { store, queue, clock, pass };
 }
 
