@@ -43,7 +43,8 @@ export type KeptBy =
 
 export function keptBy(snapshot: ActivitySnapshot, now: number, settings: IdleRuleSettings): KeptBy {
   const fresh = (at: number | null) => at !== null && now - at <= settings.timeoutInterval * 1000;
-  if (snapshot.extendedUntil !== undefined && snapshot.extendedUntil !== null && snapshot.extendedUntil > now) return { by: 'extend', until: snapshot.extendedUntil };
+  if (snapshot.extendedUntil !== undefined && snapshot.extendedUntil !== null && snapshot.extendedUntil > now)
+    return { by: 'extend', until: snapshot.extendedUntil };
   if (settings.activitySources.observed && fresh(snapshot.observedAt)) return { by: 'connections', at: snapshot.observedAt as number };
   if (settings.activitySources.reported && snapshot.active > 0 && fresh(snapshot.checkinAt))
     return { by: 'check-in', at: snapshot.checkinAt as number, active: snapshot.active };
