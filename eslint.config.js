@@ -52,7 +52,10 @@ export default tseslint.config(
     ['src/adapters/**/*.ts'],
     [upward(['api', 'worker', 'bootstrap', 'cli', 'client'], "Adapters implement the domain's ports; they never reach up to the edges or the wiring.")],
   ),
-  forbid(['src/config/**/*.ts'], [{ regex: '^\\.\\./(?!domain/)', message: "Configuration stands alone (with the domain's pure rules: how durations are written)." }]),
+  forbid(
+    ['src/config/**/*.ts'],
+    [{ regex: '^\\.\\./(?!domain/)', message: "Configuration stands alone (with the domain's pure rules: how durations are written)." }],
+  ),
   forbid(['src/api/**/*.ts'], [upward(['worker', 'bootstrap', 'cli'], 'The API is an edge: it gets what it needs from buildApp(deps).')], {
     ignores: ['src/api/main.ts'],
   }),

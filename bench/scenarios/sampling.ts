@@ -26,8 +26,9 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
   const runtime = createDockerRuntime(env.docker, {
     instance: env.instance,
     timeoutMs: 30_000,
-    limits: { pids: 0, memory: 0, cpus: 0 },
+    limits: { pids: 0, memory: 0, cpus: 0, logMaxSize: '10m', logMaxFiles: 3 },
     publishAddress: '0.0.0.0',
+    network: 'spin-docker',
   });
   const probe = new ProcConnectionProbe('/proc', 'unix:///var/run/docker.sock');
   // The worker's idle pass, sampling; no check is due (they are two hours away), so it only samples.

@@ -259,7 +259,12 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   await insertRecords(env, sleepers);
   const sample = sleepers.filter((_, i) => i % 25 === 0 || i === n - 1).flatMap((r) => Object.values(r.ports).map(Number));
   const allListened = async () => (await Promise.all(sample.map(listened))).every(Boolean);
-  await until('every sleeper listened on', allListened, 60_000);
+  await until('every sleeper listened on', allListened, 60_000).catch(async (error: unknown) => {
+    // Say what was missing, so that a failure here can be understood from the output alone.
+    const free = (await Promise.all(sample.map(async (port) => ((await listened(port)) ? [] : [port])))).flat();
+    const kept = (await Promise.all(sleepers.map((r) => env.store.get(r.id)))).filter((r) => r !== null).length;
+    throw new Error(`${(error as Error).message}: ${kept} of ${n} records kept, ports not listened on: ${free.slice(0, 10).join(', ')}`);
+  });
   const [rss, fdCount] = [rssMiB(env.workerPid), fds()];
   const { spawnedAt } = await env.restartWorker();
   await until('every sleeper listened on again', allListened, 60_000);

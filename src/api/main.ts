@@ -4,6 +4,7 @@ import { buildDeps, type Deps } from '../bootstrap/deps.js';
 import { createLogger } from '../bootstrap/logger.js';
 import { createShutdown, onSignals } from '../bootstrap/shutdown.js';
 import { buildApp } from './app.js';
+import { OpenStreams } from './middleware/streams.js';
 
 /** The address could not be had: the process must say so and fail, so that its supervisor sees it. */
 class ListenError extends Error {}
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'spin-docker-api');
   // Filled in as start-up goes on; the shutdown closes whatever is there by then.
   const started: { deps?: Deps; server?: Server } = {};
+  // Followed logs and event streams never end by themselves: the shutdown ends them (their clients reconnect).
+  const streams = new OpenStreams();
   // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
@@ -33,7 +36,13 @@ async function main(): Promise<void> {
           new Promise<void>((resolve) => {
             const { server } = started;
             if (server?.listening !== true) return resolve();
-            server.close(() => resolve());
+            // An ended stream's connection (and a finished request's) turns idle once its last bytes are out.
+            const idle = setInterval(() => server.closeIdleConnections(), 100);
+            server.close(() => {
+              clearInterval(idle);
+              resolve();
+            });
+            streams.endAll();
             server.closeIdleConnections();
           }),
       },
@@ -47,7 +56,7 @@ async function main(): Promise<void> {
 
   const deps = await buildDeps(config, logger, { role: 'api' });
   started.deps = deps;
-  const server = createServer(buildApp(deps));
+  const server = createServer(buildApp({ ...deps, streams }));
   started.server = server;
   // Idle keep-alive sockets must not hold the shutdown up; in-flight requests still finish.
   server.keepAliveTimeout = 5_000;

@@ -39,13 +39,16 @@ const text = (description: string, type = 'text/plain') => ({ description, conte
 const ERRORS: Record<string, string> = {
   '400': 'Bad input (the message names the field); nothing changed',
   '401': 'Missing or wrong credentials',
-  '403': "Not allowed (an image outside SD_ALLOWED_IMAGES, or another container's check-in token)",
+  '403':
+    "Not allowed: an image outside SD_ALLOWED_IMAGES, a registry on this host, SD_MAX_CONTAINERS reached, another container's check-in token, a browser page of another site (cross_site), or the default password from another address (default_password)",
   '404': 'No such container, image, pull or route',
   '409': 'Conflicts with the current state (e.g. starting a container that is stopping, deleting an image in use)',
   '429': 'Too many failed logins from this client (Retry-After)',
   '503': 'Redis or the Docker engine is unavailable (Retry-After)',
 };
-const errors = (...codes: string[]) => Object.fromEntries(codes.map((code) => [code, answer(ERRORS[code] as string, ref('Error'))]));
+/** Any route may answer 403 (a browser page of another site, the default password from afar): every operation says so. */
+const errors = (...codes: string[]) =>
+  Object.fromEntries([...new Set([...codes, '403'])].sort().map((code) => [code, answer(ERRORS[code] as string, ref('Error'))]));
 
 /** A request body, as a form or as JSON (every field may also come in the query string). */
 const body = (schema: z.ZodType) => {
@@ -108,13 +111,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
           tags: containers,
           summary: 'Every container this server created, oldest first',
           parameters: query(listContainersSchema),
+          description: 'With audit=true, as POST /v1/containers/audit (kept for curl; a browser on another site is refused with 403 cross_site).',
           responses: {
             '200': answer(
               'The containers',
               { type: 'array', items: ref('Container') },
               { 'X-Audit-Failures': { description: 'With audit=true: corrections that failed', schema: { type: 'string' } } },
             ),
-            ...errors('400', '401', '429', '503'),
+            ...errors('400', '401', '403', '429', '503'),
           },
         },
         post: {
@@ -125,6 +129,21 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: {
             '201': answer('Started (or, when its command exited at once, stopped)', ref('Container'), location),
             ...errors('400', '401', '403', '404', '429', '503'),
+          },
+        },
+      },
+      '/v1/containers/audit': {
+        post: {
+          operationId: 'auditContainers',
+          tags: containers,
+          summary: 'Re-read every container from the engine, correct the records, and list them (GET /v1/containers?audit=true does the same)',
+          responses: {
+            '200': answer(
+              'The containers, as corrected',
+              { type: 'array', items: ref('Container') },
+              { 'X-Audit-Failures': { description: 'Corrections that failed', schema: { type: 'string' } } },
+            ),
+            ...errors('401', '403', '429', '503'),
           },
         },
       },
@@ -141,13 +160,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           tags: containers,
           summary: 'Stop it (the worker stops it; the answer says stopping) or start it again',
           requestBody: body(patchContainerSchema),
-          responses: { '200': answer('Its new state', ref('Container')), ...errors('400', '401', '404', '409', '429', '503') },
+          responses: { '200': answer('Its new state', ref('Container')), ...errors('400', '401', '403', '404', '409', '429', '503') },
         },
         delete: {
           operationId: 'deleteContainer',
           tags: containers,
           summary: 'Delete it (the worker stops and removes it, then the record)',
-          responses: { '204': { description: 'Being deleted' }, ...errors('400', '401', '404', '409', '429', '503') },
+          responses: { '204': { description: 'Being deleted' }, ...errors('400', '401', '403', '404', '409', '429', '503') },
         },
       },
       '/v1/containers/{id}/logs': {
@@ -194,7 +213,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           operationId: 'removeImage',
           tags: images,
           summary: 'Remove an image',
-          responses: { '204': { description: 'Removed' }, ...errors('400', '401', '404', '409', '429', '503') },
+          responses: { '204': { description: 'Removed' }, ...errors('400', '401', '403', '404', '409', '429', '503') },
         },
       },
       '/v1/events': {

@@ -5,6 +5,7 @@ import { createDockerClient } from '../adapters/docker/connection.js';
 import { createDockerRuntime } from '../adapters/docker/docker.runtime.js';
 import { registryAuths } from '../adapters/docker/registry-auth.js';
 import { BindProbe } from '../adapters/net/host-ports.js';
+import { resolveHost } from '../adapters/net/resolve.js';
 import { ProcConnectionProbe } from '../adapters/proc/connection.probe.js';
 import { createRedis, whenReady, type RedisRole } from '../adapters/redis/connection.js';
 import { RedisContainerStore } from '../adapters/redis/container.store.js';
@@ -94,13 +95,19 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const redis = createRedis(config.redisUrl, options.role);
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
-  const metrics = createMetrics(options.role, options.role === 'api' ? { list: () => store.list() } : undefined);
+  const metrics = createMetrics(options.role, options.role === 'api' ? { countByStatus: () => store.countByStatus() } : undefined);
   const runtime = createDockerRuntime(createDockerClient(config.dockerHost), {
     onCall: (operation, seconds, ok) => metrics.engineCalls.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,
     timeoutMs: config.dockerTimeout * 1000,
     limits: config.containerLimits,
     publishAddress: config.publishAddress,
+    network: config.network,
+    onOpenNetwork: (name) =>
+      logger.warn(
+        { network: name },
+        "the containers' network lets them reach each other (SD_NETWORK is bridge, or a network made by hand with inter-container traffic on)",
+      ),
   });
   const prefix = keyPrefix(config.instance);
   const eventLog = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
@@ -122,6 +129,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
     portRange: config.portRange,
     maxPorts: config.maxPorts,
+    maxContainers: config.maxContainers,
     wakeOnConnect: config.wakeOnConnect,
     maxLifetime: config.maxLifetime,
     deleteStoppedAfter: config.deleteStoppedAfter,
@@ -140,6 +148,8 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     clock,
     settings: {
       allowedImages: config.allowedImages,
+      allowedRegistries: config.allowedRegistries,
+      resolveHost,
       pullTimeoutMs: config.pullTimeout * 1000,
       pullStallMs: config.pullStallTimeout * 1000,
       registryAuth: await registryAuth(config.registryAuthFile),
@@ -173,7 +183,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       lockoutSeconds: config.loginLockout,
       globalMaxFailures: config.loginGlobalMaxFailures,
     }),
-    health: createHealthCheck(redis, (ms) => runtime.ping(ms), prefix),
+    health: createHealthCheck(redis, (ms) => runtime.answering(ms), prefix),
     async close() {
       eventLog.close();
       await images.close();

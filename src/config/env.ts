@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDuration } from '../domain/durations.js';
 
+/** The password of a fresh installation: well known, so only good on this host (see `defaultPassword`). */
+export const DEFAULT_PASSWORD = 'spindocker';
+
 /** The project's own data/ (from src/config or dist/config alike), so that the working directory does not matter. */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
 
@@ -68,7 +71,10 @@ const schema = z
   .object({
     SD_HOST: z.string().min(1).default('0.0.0.0').describe('Address the API listens on.'),
     SD_PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('Port the API listens on.'),
-    SD_PASSWORD: z.string().default('spindocker').describe('Basic-auth password of user admin.'),
+    SD_PASSWORD: z
+      .string()
+      .default(DEFAULT_PASSWORD)
+      .describe('Basic-auth password of user admin. While it is the default, the API answers only this host and its containers.'),
     SD_ENVIRONMENT: z
       .enum(['development', 'production', 'test'])
       .default('development')
@@ -112,6 +118,31 @@ const schema = z
     SD_CONTAINER_PIDS_LIMIT: z.coerce.number().int().min(0).default(512).describe('Processes a managed container may have at once; 0 means no limit.'),
     SD_CONTAINER_MEMORY: byteSize.default(2 * 1024 ** 3).describe('Memory cap of every managed container (e.g. 512m, 2g); 0 means none.'),
     SD_CONTAINER_CPUS: z.coerce.number().min(0).max(1024).default(1).describe('CPUs a managed container may use (e.g. 0.5, 2); 0 means no limit.'),
+    SD_CONTAINER_LOG_MAX_SIZE: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^[1-9]\d*[kmg]$/, 'a size such as 10m (k, m or g)')
+      .default('10m')
+      .describe("Size of one of a managed container's log files (Docker's json-file max-size)."),
+    SD_CONTAINER_LOG_MAX_FILES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Log files kept per managed container (json-file max-file): its log never takes more than this many times SD_CONTAINER_LOG_MAX_SIZE.'),
+    SD_NETWORK: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a Docker network name')
+      .default('spin-docker')
+      .describe(
+        "Docker network managed containers are attached to; made when missing, as a bridge on which containers cannot reach each other. `bridge`: Docker's default bridge (containers reach each other).",
+      ),
+    SD_PROXY_HEADER: z
+      .enum(['x-forwarded-for', 'x-real-ip'])
+      .default('x-forwarded-for')
+      .describe('The one header that names the client, believed only from SD_TRUSTED_PROXIES: the one your proxy sets (the other is ignored).'),
     SD_PUBLISH_ADDRESS: z.ipv4().or(z.ipv6()).default('0.0.0.0').describe("Host address that containers' ports are published on."),
     SD_PORT_RANGE: portRange
       .default({ first: 20000, last: 29999 })
@@ -164,6 +195,16 @@ const schema = z
       .describe('What counts as activity: observed (connections seen from the host), reported (check-ins), or both.'),
     SD_PROC_ROOT: z.string().min(1).default('/proc').describe("Where the host's process tables are read (containers' sockets)."),
     SD_ALLOWED_IMAGES: z.string().default('*').describe('Comma-separated patterns (with *) every image created from must match, else 403 image_not_allowed.'),
+    SD_ALLOWED_REGISTRIES: z
+      .string()
+      .default('')
+      .describe('Comma-separated registries (host:port as in the image reference) on this host or link-local that pulls may use; others such are refused.'),
+    SD_MAX_CONTAINERS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe('Containers this installation keeps at once (running or stopped); a create beyond is refused (403); 0 means no limit.'),
     SD_SSH_AUTHORIZED_KEYS_FILE: z.string().min(1).optional().describe('OpenSSH public keys handed to every container that is created without ssh_key.'),
     SD_REGISTRY_AUTH_FILE: z.string().min(1).optional().describe('A Docker config.json with credentials for private registries (its "auths").'),
     SD_PULL_TIMEOUT: seconds(1800).describe('Seconds a pull through the API may take before it is given up.'),
@@ -195,7 +236,7 @@ const schema = z
     DOCKER_HOST: z.string().default('unix:///var/run/docker.sock').describe('The Docker engine.'),
   })
   .superRefine((env, ctx) => {
-    if (env.SD_ENVIRONMENT === 'production' && (env.SD_PASSWORD === '' || env.SD_PASSWORD === 'spindocker')) {
+    if (env.SD_ENVIRONMENT === 'production' && (env.SD_PASSWORD === '' || env.SD_PASSWORD === DEFAULT_PASSWORD)) {
       ctx.addIssue({
         code: 'custom',
         path: ['SD_PASSWORD'],
@@ -232,7 +273,17 @@ const schema = z
     loginGlobalMaxFailures: e.SD_LOGIN_GLOBAL_MAX_FAILURES,
     /** Seconds one Docker call may take. */
     dockerTimeout: e.SD_DOCKER_TIMEOUT,
-    containerLimits: Object.freeze({ pids: e.SD_CONTAINER_PIDS_LIMIT, memory: e.SD_CONTAINER_MEMORY, cpus: e.SD_CONTAINER_CPUS }) as ContainerLimits,
+    containerLimits: Object.freeze({
+      pids: e.SD_CONTAINER_PIDS_LIMIT,
+      memory: e.SD_CONTAINER_MEMORY,
+      cpus: e.SD_CONTAINER_CPUS,
+      logMaxSize: e.SD_CONTAINER_LOG_MAX_SIZE,
+      logMaxFiles: e.SD_CONTAINER_LOG_MAX_FILES,
+    }) as ContainerLimits,
+    network: e.SD_NETWORK,
+    proxyHeader: e.SD_PROXY_HEADER,
+    /** The well-known password (or none): the API then answers only this host and its containers. */
+    defaultPassword: e.SD_PASSWORD === DEFAULT_PASSWORD || e.SD_PASSWORD === '',
     publishAddress: e.SD_PUBLISH_ADDRESS,
     /** Host ports containers' exposed ports are taken from. */
     portRange: Object.freeze(e.SD_PORT_RANGE) as PortRange,
@@ -256,6 +307,9 @@ const schema = z
     }) as ActivitySources,
     procRoot: e.SD_PROC_ROOT,
     allowedImages: Object.freeze(list(e.SD_ALLOWED_IMAGES)) as readonly string[],
+    allowedRegistries: Object.freeze(list(e.SD_ALLOWED_REGISTRIES).map((r) => r.toLowerCase())) as readonly string[],
+    /** Containers kept at once; 0: no limit. */
+    maxContainers: e.SD_MAX_CONTAINERS,
     sshAuthorizedKeysFile: e.SD_SSH_AUTHORIZED_KEYS_FILE,
     registryAuthFile: e.SD_REGISTRY_AUTH_FILE,
     /** Seconds a pull may take. */
@@ -291,6 +345,10 @@ export interface ContainerLimits {
   /** Bytes. */
   readonly memory: number;
   readonly cpus: number;
+  /** Docker's json-file `max-size` of one log file (`10m`). */
+  readonly logMaxSize: string;
+  /** Log files kept. */
+  readonly logMaxFiles: number;
 }
 
 export interface ActivitySources {

@@ -46,7 +46,9 @@ function publisher(log: EventLog, onFailure: PublishFailure) {
 export function withContainerEvents(store: ContainerStore, log: EventLog, onFailure: PublishFailure): ContainerStore {
   const publish = publisher(log, onFailure);
   return {
-    markCreate: (createId, expiresAt) => store.markCreate(createId, expiresAt),
+    markCreate: (createId, expiresAt, limit) => store.markCreate(createId, expiresAt, limit),
+    countByStatus: () => store.countByStatus(),
+    recount: () => store.recount(),
     insert: async (record, createId) => {
       await store.insert(record, createId);
       await publish({ type: 'container.created', record });

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ContainerRecord, ContainerStatus, PortMap, RuntimeContainer } from './containers/record.js';
 
 /**
@@ -48,7 +49,7 @@ export interface ContainerOperations {
    * A container's output (stdout and stderr, demultiplexed), the last `tail` lines (or all), then, with
    * `follow`, whatever comes until the container stops or `signal` aborts (the engine's stream is dropped then).
    */
-  logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable>;
   /** Every container carrying this installation's label, running or not. One engine call. */
   listManaged(): Promise<RuntimeContainer[]>;
   /** What the engine says about one of this installation's containers now; null when it is gone or not ours. */
@@ -97,10 +98,15 @@ export interface EngineEvents {
 
 /** The engine itself. */
 export interface EngineInfo {
-  /** Whether the engine answers within `timeoutMs` (the request is dropped when it does not). */
-  ping(timeoutMs?: number): Promise<boolean>;
-  /** The address containers reach this host on (the bridge's gateway), or undefined when the engine cannot tell. */
+  /**
+   * Whether the engine answers: what this process's own calls found in the last few seconds, else one ping
+   * within `timeoutMs` (shared by every caller meanwhile), so that asking often costs no more engine calls.
+   */
+  answering(timeoutMs?: number): Promise<boolean>;
+  /** The address containers reach this host on (their network's gateway), or undefined when the engine cannot tell. */
   gatewayAddress(): Promise<string | undefined>;
+  /** The subnets this host's containers are on (theirs, and Docker's default bridge): where check-ins come from. */
+  localNetworks(): Promise<readonly string[]>;
 }
 
 /** The container engine, by capability (adapters/docker). */
@@ -199,8 +205,12 @@ export type TransitionResult =
  * concurrent requests and jobs on one container cannot interleave into a state Docker does not have.
  */
 export interface ContainerStore {
-  /** Notes that create `createId` has begun: until `expiresAt` its container may exist without a record. */
-  markCreate(createId: string, expiresAt: number): Promise<void>;
+  /**
+   * Notes that create `createId` has begun: until `expiresAt` its container may exist without a record. With
+   * `limit`, only while the records and the creates under way (marks not expired at `now`) are fewer than
+   * `atMost`, in one atomic step; false when they are not (nothing is marked).
+   */
+  markCreate(createId: string, expiresAt: number, limit?: { readonly atMost: number; readonly now: number }): Promise<boolean>;
   /** Stores a new record, and drops the mark of the create that made it (when given), in one atomic write. */
   insert(record: ContainerRecord, createId?: string): Promise<void>;
   /**
@@ -224,6 +234,10 @@ export interface ContainerStore {
   dropCreateMark(createId: string): Promise<void>;
   /** Drops the marks that expired before `before` (creates that never even made a container); how many. */
   purgeCreateMarks(before: number): Promise<number>;
+  /** How many records have each status, as every write keeps it: one read, however many records there are. */
+  countByStatus(): Promise<Record<ContainerStatus, number>>;
+  /** Counts the records by status anew (what `countByStatus` answers could only drift from a record changed by hand). */
+  recount(): Promise<void>;
   /** True when the store holds no version: nothing was ever written to it, or everything was lost. */
   looksEmpty(): Promise<boolean>;
   /** Of `ids`, those that have no record. */

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { noLifetime } from '../../src/domain/containers/record.js';
 import type { ContainerRecord, RuntimeContainer } from '../../src/domain/containers/record.js';
 import type { ContainerOperations, ConnectionProbe, JobQueue, Logger } from '../../src/domain/ports.js';
@@ -79,7 +80,7 @@ export class FakeEngine implements ContainerOperations {
     this.containers.delete(id);
   }
 
-  async logs(): Promise<NodeJS.ReadableStream> {
+  async logs(): Promise<Readable> {
     throw new Error('not in this fake');
   }
 

@@ -1,4 +1,4 @@
-import type { ContainerRecord } from '../../src/domain/containers/record.js';
+import { CONTAINER_STATUSES, type ContainerRecord, type ContainerStatus } from '../../src/domain/containers/record.js';
 import type { ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../src/domain/ports.js';
 
 /**
@@ -27,8 +27,21 @@ export class MemoryStore implements ContainerStore {
     if (this.failOn?.method === method && (this.failOn.id === undefined || this.failOn.id === id)) throw new Error(`${method} failed (a Redis hiccup)`);
   }
 
-  async markCreate(createId: string, expiresAt: number): Promise<void> {
+  async countByStatus(): Promise<Record<ContainerStatus, number>> {
+    const counts = Object.fromEntries(CONTAINER_STATUSES.map((status) => [status, 0])) as Record<ContainerStatus, number>;
+    for (const record of this.records.values()) counts[record.status] += 1;
+    return counts;
+  }
+
+  async recount(): Promise<void> {}
+
+  async markCreate(createId: string, expiresAt: number, limit?: { atMost: number; now: number }): Promise<boolean> {
+    if (limit !== undefined) {
+      const open = [...this.marks.values()].filter((until) => until > limit.now).length;
+      if (this.records.size + open >= limit.atMost) return false;
+    }
     this.marks.set(createId, expiresAt);
+    return true;
   }
 
   async insert(record: ContainerRecord, createId?: string): Promise<void> {

@@ -23,7 +23,7 @@ async function createIn(harness: Harness, image: string) {
 
 async function addressOf(harness: Harness, id: string): Promise<string> {
   const info = await harness.docker.getContainer(id).inspect();
-  return info.NetworkSettings.Networks.bridge?.IPAddress ?? '';
+  return Object.values(info.NetworkSettings.Networks)[0]?.IPAddress ?? '';
 }
 
 /** Runs busybox wget inside the container: a check-in sent over the bridge, as the images send it. */
@@ -119,7 +119,7 @@ describe('POST /v1/check-in', () => {
     const form = await h.http.post('/v1/check-in').set('X-Forwarded-For', ip).type('form').send({ active: '2' });
     expect(form.status).toBe(200);
     expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.active).toBe('2');
-    const json = await h.http.post('/v1/check-in').set('X-Real-IP', ip).send({ 'active-connections': 7 });
+    const json = await h.http.post('/v1/check-in').set('X-Forwarded-For', ip).send({ 'active-connections': 7 });
     expect(json.status).toBe(200);
     expect((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body.active).toBe('7');
   });

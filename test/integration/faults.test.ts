@@ -161,9 +161,12 @@ describe('what a caller may ask for', () => {
     expect((await h.worker.runtime.listManaged()).length).toBe(before.length);
   });
 
-  it('runs every container unprivileged, on the default bridge, without host mounts', async () => {
+  it("runs every container unprivileged, on the installation's own network, without host mounts, new privileges or an unbounded log", async () => {
     const info = await h.docker.getContainer(await create(h, TEST_IMAGES.noPorts)).inspect();
-    expect(info.HostConfig).toMatchObject({ Privileged: false, NetworkMode: 'default', PidMode: '', IpcMode: expect.not.stringMatching(/^host$/) });
+    const network = await h.docker.getNetwork('spin-docker').inspect();
+    expect(info.HostConfig).toMatchObject({ Privileged: false, NetworkMode: network.Id, PidMode: '', IpcMode: expect.not.stringMatching(/^host$/) });
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges']);
+    expect(info.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
     expect(info.HostConfig.Binds ?? []).toEqual([]);
     expect(info.HostConfig.CapAdd ?? []).toEqual([]);
     expect(info.HostConfig.Devices ?? []).toEqual([]);

@@ -233,20 +233,48 @@ describe('spin-docker/django', () => {
 });
 
 describe('spin-docker/redis', () => {
-  it('answers redis-cli ping, and asks for REDIS_PASSWORD when one is set', async () => {
-    const open = await start(TEST_IMAGES.redis);
+  it('asks for a password always: REDIS_PASSWORD, or a random one printed once to the log and kept across a stop', async () => {
     const ping = (port: string, ...extra: string[]) =>
       run('redis-cli', ['-h', '127.0.0.1', '-p', port, ...extra, 'ping'], { timeout: 5_000 }).then((r) => r.stdout.trim());
-    expect(
-      await waitUntil(
-        'PONG',
-        () =>
-          ping(open.app)
-            .then((out) => (out === 'PONG' ? out : undefined))
-            .catch(() => undefined),
-        30_000,
-      ),
-    ).toBe('PONG');
+    const made = await start(TEST_IMAGES.redis);
+    const logs = async () => (await h.http.get(`/v1/containers/${made.id}/logs?tail=all`).auth(...h.auth)).text;
+    const password = await waitUntil('the password in the log', async () => /the password is (\S+)/.exec(await logs())?.[1], 30_000);
+    await waitUntil(
+      'redis up',
+      () =>
+        ping(made.app).then(
+          (out) => out || undefined,
+          () => undefined,
+        ),
+      30_000,
+    );
+    // Before, a redis-cli from anywhere was answered without any password.
+    expect(await ping(made.app)).toMatch(/NOAUTH/);
+    expect(await ping(made.app, '--no-auth-warning', '-a', password)).toBe('PONG');
+    // Stopped and started again: the same password, not printed again.
+    await h.http
+      .patch(`/v1/containers/${made.id}`)
+      .auth(...h.auth)
+      .send({ status: 'stopped' });
+    await waitUntil(
+      'stopped',
+      async () => ((await h.http.get(`/v1/containers/${made.id}`).auth(...h.auth)).body.status === 'stopped' ? true : undefined),
+      30_000,
+    );
+    await h.http
+      .patch(`/v1/containers/${made.id}`)
+      .auth(...h.auth)
+      .send({ status: 'running' });
+    await waitUntil(
+      'redis up again',
+      () =>
+        ping(made.app, '--no-auth-warning', '-a', password).then(
+          (out) => (out === 'PONG' ? out : undefined),
+          () => undefined,
+        ),
+      30_000,
+    );
+    expect((await logs()).match(/the password is/g)?.length).toBe(1);
 
     const locked = await start(TEST_IMAGES.redis, { env: { REDIS_PASSWORD: 'kit-secret' } });
     await waitUntil(

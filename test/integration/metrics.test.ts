@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noLifetime, type ContainerRecord } from '../../src/domain/containers/record.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { sample } from '../support/prom.js';
 
@@ -52,6 +55,57 @@ describe('GET /metrics', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it('counts containers by status from the counts every write keeps: a scrape reads one hash, however many records there are', async () => {
+    const record = (i: number): ContainerRecord => ({
+      id: randomBytes(32).toString('hex'),
+      name: `/metrics-${i}`,
+      image: 'spin-docker/demo',
+      status: 'running',
+      active: 0,
+      ports: {},
+      ip: '',
+      startCount: 1,
+      wakeOnConnect: false,
+      checkinAt: null,
+      createdAt: Date.now(),
+      nextCheckAt: null,
+      strikes: 0,
+      tokenHash: randomBytes(32).toString('hex'),
+      pid: 0,
+      connections: null,
+      observedAt: null,
+      sshKeys: [],
+      ...noLifetime,
+    });
+    const store = open.api.store;
+    const records = Array.from({ length: 300 }, (_, i) => record(i));
+    for (const r of records) await store.insert(r);
+    for (const r of records.slice(0, 200)) await store.transition(r.id, { from: ['running'] }, { status: 'stopping' });
+    for (const r of records.slice(0, 120)) await store.transition(r.id, { from: ['stopping'] }, { status: 'stopped' });
+    for (const r of records.slice(0, 20)) await store.remove(r.id);
+    const redis = open.api.redis;
+    const calls = async () => {
+      const stats = await redis.info('commandstats');
+      const count = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return { evalsha: count('evalsha'), hgetall: count('hgetall') };
+    };
+    const before = await calls();
+    const text = (await open.http.get('/metrics')).text;
+    const after = await calls();
+    const gauge = (status: string) => sample(text, 'spin_docker_containers', { status });
+    expect([gauge('running'), gauge('stopping'), gauge('stopped'), gauge('deleting')]).toEqual([100, 80, 100, 0]);
+    // One HGETALL of the counts (the INFO calls around it are not counted), and no script over the records.
+    expect({ evalsha: after.evalsha - before.evalsha, hgetall: after.hgetall - before.hgetall }).toEqual({ evalsha: 0, hgetall: 1 });
+
+    // Counts that drifted (a record changed by hand) are made right by a recount (each reconciliation pass makes one).
+    await redis.hset(`${keyPrefix(open.instance)}counts`, 'running', '999');
+    await redis.hset(`${keyPrefix(open.instance)}c:${records[299]?.id}`, 'status', 'stopped');
+    await open.api.store.recount();
+    expect(await open.api.store.countByStatus()).toMatchObject({ running: 99, stopping: 80, stopped: 101 });
+    for (const r of records.slice(20)) await store.remove(r.id);
+    expect(await open.api.store.countByStatus()).toEqual({ running: 0, stopping: 0, stopped: 0, deleting: 0 });
   });
 
   it('needs Basic auth unless SD_METRICS_PUBLIC=true', async () => {

@@ -37,7 +37,7 @@ describe('the OpenAPI document', () => {
         };
       }
     ).requestBody.content['application/json']?.schema;
-    expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['env', 'image', 'ssh_key', 'wake']);
+    expect(Object.keys(create?.properties ?? {}).sort()).toEqual(['delete_after', 'env', 'image', 'ssh_key', 'stop_after', 'wake']);
     expect(create?.required).toEqual(['image']);
     expect(create?.additionalProperties).toBe(false);
     expect(create?.properties.image?.pattern).toMatch(/^\^/);
@@ -63,6 +63,7 @@ describe('the OpenAPI document', () => {
       [
         'GET /v1/containers',
         'POST /v1/containers',
+        'POST /v1/containers/audit',
         'GET /v1/containers/{id}',
         'PATCH /v1/containers/{id}',
         'DELETE /v1/containers/{id}',

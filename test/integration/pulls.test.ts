@@ -192,6 +192,22 @@ describe('POST /v1/images (a pull in the worker) and GET /v1/images/pulls/<id>',
       await only.close();
     }
   });
+
+  it('refuses a pull from a registry on this host unless SD_ALLOWED_REGISTRIES lists it, and starts none', async () => {
+    const closed = await startHarness({ SD_ALLOWED_REGISTRIES: '' }, { worker: false });
+    try {
+      for (const image of [`${registry.host}/sd/big:1`, `localhost:${registry.port}/sd/big:1`, '169.254.169.254/latest/x']) {
+        const res = await closed.http
+          .post('/v1/images')
+          .auth(...closed.auth)
+          .send({ image });
+        expect({ image, status: res.status, code: res.body.code }).toEqual({ image, status: 403, code: 'registry_not_allowed' });
+        expect(res.body.message).toMatch(/SD_ALLOWED_REGISTRIES/);
+      }
+    } finally {
+      await closed.close();
+    }
+  });
 });
 
 describe('DELETE /v1/images/<reference>', () => {

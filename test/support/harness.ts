@@ -48,6 +48,8 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     SD_PASSWORD: PASSWORD,
     SD_INSTANCE: instance,
     SD_ENVIRONMENT: 'test',
+    // The tests' registries run on loopback.
+    SD_ALLOWED_REGISTRIES: '127.0.0.1:*',
     SD_STOP_TIMEOUT: '3',
     SD_LOG_LEVEL: process.env.SD_LOG_LEVEL ?? 'silent',
     REDIS_URL: testRedisUrl(),
@@ -75,7 +77,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   return {
     http: supertest(server),
     docker,
-    auth: ['admin', PASSWORD],
+    auth: ['admin', config.password],
     api,
     worker,
     instance,

@@ -14,6 +14,8 @@ export const TEST_IMAGES = {
   httpd: 'spin-docker-test/httpd',
   /** Writes a numbered line to stdout and to stderr five times a second. */
   chatty: 'spin-docker-test/chatty',
+  /** Writes to stdout as fast as it can (busybox yes). */
+  flood: 'spin-docker-test/flood',
   /** An echo server on 7000 (busybox nc), that takes a second to start listening. */
   echo: 'spin-docker-test/echo',
   /** Exposes a port, but its command exits at once. */

@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { isDomainError } from '../../domain/errors.js';
 import { translateDockerError } from './errors.js';
 
 /** Builds the process's one Dockerode client from a DOCKER_HOST value (unix://, tcp://, http(s)://). */
@@ -33,6 +34,10 @@ export interface ConnectionOptions {
  * engine is an unavailable one, never a request that hangs, and every failure is translated once.
  */
 export class EngineConnection {
+  /** What the last call found: whether the engine answered, and when. */
+  private lastSeen: { answering: boolean; at: number } | undefined;
+  private pinging: Promise<boolean> | undefined;
+
   constructor(
     readonly docker: Docker,
     readonly options: ConnectionOptions,
@@ -64,12 +69,32 @@ export class EngineConnection {
     try {
       const result = await Promise.race([fn(signal), late]);
       ok = true;
+      this.lastSeen = { answering: true, at: Date.now() };
       return result;
     } catch (error) {
-      throw translateDockerError(isAbort(error) ? new DeadlineError(deadline) : error, options.action ?? operation);
+      // Dropped by the caller's own signal (its client went away), not by the deadline: nothing to say of the engine.
+      if (isAbort(error) && !signal.aborted) throw error;
+      const translated = translateDockerError(isAbort(error) ? new DeadlineError(deadline) : error, options.action ?? operation);
+      // A 404 or a 409 is an answer; only an engine that cannot be reached or does not answer in time is down.
+      this.lastSeen = { answering: !(isDomainError(translated) && translated.code === 'docker_unavailable'), at: Date.now() };
+      throw translated;
     } finally {
       this.options.onCall?.(operation, (performance.now() - started) / 1000, ok);
     }
+  }
+
+  /**
+   * Whether the engine answers, from what this process's own calls found within `freshMs`; else one ping
+   * (shared by every caller meanwhile). A health check then costs no engine call while the process is busy,
+   * and at most one per `freshMs` while it is not, however often it is asked.
+   */
+  answering(freshMs: number, timeoutMs = this.options.timeoutMs): Promise<boolean> {
+    const seen = this.lastSeen;
+    if (seen !== undefined && Date.now() - seen.at < freshMs) return Promise.resolve(seen.answering);
+    this.pinging ??= this.ping(timeoutMs).finally(() => {
+      this.pinging = undefined;
+    });
+    return this.pinging;
   }
 
   /** A GET of the Engine API with a signal (dockerode does not pass one on for image and network inspects). */
@@ -92,16 +117,11 @@ export class EngineConnection {
     }
   }
 
-  /** The gateway of Docker's default bridge, where containers reach this host; undefined if unknown. */
-  async bridgeGateway(): Promise<string | undefined> {
-    try {
-      const network = await this.call('inspect the bridge', (abortSignal) => this.get<unknown>('/networks/bridge', 'network', abortSignal));
-      const configs = (network as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } }).IPAM?.Config ?? [];
-      const ipv4 = configs.find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'));
-      return ipv4?.Gateway ?? (ipv4?.Subnet === undefined ? undefined : firstHost(ipv4.Subnet));
-    } catch {
-      return undefined;
-    }
+  /** The subnets of Docker's default bridge (containers made before SD_NETWORK, or with SD_NETWORK=bridge). */
+  async bridgeSubnets(): Promise<string[]> {
+    const network = await this.call('inspect the bridge', (abortSignal) => this.get<unknown>('/networks/bridge', 'network', abortSignal));
+    const configs = (network as { IPAM?: { Config?: { Subnet?: string }[] } }).IPAM?.Config ?? [];
+    return configs.flatMap((c) => (c.Subnet === undefined ? [] : [c.Subnet]));
   }
 }
 

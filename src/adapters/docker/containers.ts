@@ -1,12 +1,12 @@
 import type Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { ContainerLimits } from '../../config/env.js';
 import { LABELS } from '../../domain/containers/labels.js';
 import type { RuntimeContainer } from '../../domain/containers/record.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
 import { DeadlineError, type EngineConnection } from './connection.js';
-import { createDemuxer } from './demux.js';
+import { demuxTransform } from './demux.js';
 import { dockerStatus, translateDockerError } from './errors.js';
 import { fromInspect, fromListing } from './mapping.js';
 
@@ -17,6 +17,8 @@ export interface ContainerOptions {
   readonly limits: ContainerLimits;
   /** Host address the containers' ports are published on. */
   readonly publishAddress: string;
+  /** The id of the network new containers are attached to (made when missing). */
+  readonly network: () => Promise<string>;
 }
 
 /**
@@ -33,7 +35,7 @@ export class DockerContainers implements ContainerOperations {
   ) {}
 
   async createAndStart(spec: CreateSpec): Promise<RuntimeContainer> {
-    const hostConfig = this.hostConfig(spec.ports);
+    const hostConfig = { ...this.hostConfig(spec.ports), NetworkMode: await this.options.network() };
     const { docker } = this.engine;
     const container = await this.engine.call('create the container', (abortSignal) =>
       docker.createContainer({
@@ -80,7 +82,8 @@ export class DockerContainers implements ContainerOperations {
         User: config.User,
         ExposedPorts: config.ExposedPorts,
         Labels: { ...config.Labels, ...changes.labels, [LABELS.instance]: this.options.instance, [LABELS.movedImage]: committed.Id },
-        HostConfig: { ...this.hostConfig(changes.ports), Mounts: mounts },
+        // On the network it was on: its check-in URL names that network's gateway.
+        HostConfig: { ...this.hostConfig(changes.ports), NetworkMode: info.HostConfig.NetworkMode, Mounts: mounts },
         abortSignal,
       } as Docker.ContainerCreateOptions),
     );
@@ -165,50 +168,51 @@ export class DockerContainers implements ContainerOperations {
     }
   }
 
-  async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable> {
     if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
-    const out = new PassThrough();
-    const push = createDemuxer((payload) => out.write(payload));
-    const request = { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps };
-    const container = this.engine.docker.getContainer(id);
-    if (!options.follow) {
-      // Without follow the engine answers at once, with every frame in one body.
-      const body = await this.engine.call(
-        'read the logs',
-        (abortSignal) => container.logs({ ...request, follow: false, abortSignal } as object) as unknown as Promise<Buffer>,
-      );
-      push(Buffer.isBuffer(body) ? body : Buffer.from(String(body)));
-      out.end();
-      return out;
-    }
-    // Following lives as long as the container runs or the caller listens; only opening it has a deadline.
-    const following = new AbortController();
-    const deadline = setTimeout(() => following.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
-    const stop = () => following.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    let stream: NodeJS.ReadableStream & { destroy?: () => void };
+    // Read as a stream with or without follow (never one body in memory), and only opening it has a deadline:
+    // following lives as long as the container runs or the caller listens.
+    const reading = new AbortController();
+    const deadline = setTimeout(() => reading.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
+    const stop = () => reading.abort();
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    let engineStream: Readable;
     try {
-      stream = (await this.engine.call(
-        'follow the logs',
-        () => container.logs({ ...request, follow: true, abortSignal: following.signal } as object) as unknown as Promise<NodeJS.ReadableStream>,
-      )) as NodeJS.ReadableStream & { destroy?: () => void };
+      engineStream = await this.engine.call(options.follow ? 'follow the logs' : 'read the logs', () =>
+        this.openLogs(id, { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps, follow: options.follow }, reading.signal),
+      );
     } catch (error) {
       signal.removeEventListener('abort', stop);
       throw error;
     } finally {
       clearTimeout(deadline);
     }
-    const end = () => {
-      signal.removeEventListener('abort', stop);
-      stream.destroy?.();
-      out.end();
-    };
-    stream.on('data', (chunk: Buffer) => push(chunk));
-    stream.once('end', end);
-    stream.once('close', end);
-    stream.on('error', end);
-    following.signal.addEventListener('abort', end, { once: true });
-    return out;
+    const lines = demuxTransform();
+    // The reader's pace is the engine's: when nobody reads, the engine's stream is paused; when the reader
+    // goes (the caller's signal) or either side fails, both are destroyed and the engine's request dropped.
+    pipeline(engineStream, lines, () => signal.removeEventListener('abort', stop));
+    reading.signal.addEventListener('abort', () => lines.destroy(), { once: true });
+    if (reading.signal.aborted) lines.destroy();
+    return lines;
+  }
+
+  /** `GET /containers/<id>/logs` as a stream (dockerode buffers a log read without follow into one body). */
+  private openLogs(id: string, query: Record<string, unknown>, abortSignal: AbortSignal): Promise<Readable> {
+    const modem = this.engine.docker.modem as { dial(options: object, callback: (error: unknown, data: unknown) => void): void };
+    return new Promise((resolve, reject) => {
+      modem.dial(
+        {
+          path: `/containers/${id}/logs?`,
+          method: 'GET',
+          abortSignal,
+          isStream: true,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: query,
+        },
+        (error, data) => (error ? reject(error as Error) : resolve(data as Readable)),
+      );
+    });
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {
@@ -233,8 +237,10 @@ export class DockerContainers implements ContainerOperations {
   /**
    * How every container runs: each exposed port on the host port chosen for it (of `publishAddress`), bound
    * explicitly so that every start reuses it, an init as PID 1 so that SIGTERM is honoured, the configured
-   * limits, and without NET_RAW, so that nobody on the shared bridge can forge packets (ARP spoofing another
-   * container's address, say).
+   * limits, without NET_RAW, so that nobody on the shared bridge can forge packets (ARP spoofing another
+   * container's address, say), with no-new-privileges (no setuid binary raises a process's rights), and with
+   * its log kept by json-file in at most `logMaxFiles` files of `logMaxSize` (so a chatty container cannot
+   * fill the host's disk).
    */
   private hostConfig(ports: CreateSpec['ports']): Docker.HostConfig {
     const { limits, publishAddress } = this.options;
@@ -242,6 +248,8 @@ export class DockerContainers implements ContainerOperations {
       Init: true,
       RestartPolicy: { Name: 'no' },
       CapDrop: ['NET_RAW'],
+      SecurityOpt: ['no-new-privileges'],
+      LogConfig: { Type: 'json-file', Config: { 'max-size': limits.logMaxSize, 'max-file': String(limits.logMaxFiles) } },
       ...(limits.pids > 0 ? { PidsLimit: limits.pids } : {}),
       ...(limits.memory > 0 ? { Memory: limits.memory, MemorySwap: limits.memory } : {}),
       ...(limits.cpus > 0 ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),

@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+
 /**
  * Docker's multiplexed log stream (a container without a TTY): frames of an 8-byte header (stream type: 1
  * stdout, 2 stderr; 3 bytes of padding; a 32-bit big-endian length) followed by that many bytes. Returns a
@@ -28,4 +30,20 @@ export function createDemuxer(onFrame: (payload: Buffer, stream: 'stdout' | 'std
       pending = pending.subarray(8 + length);
     }
   };
+}
+
+/**
+ * The same as a stream transform: the engine's log stream in, the lines' bytes out, at the reader's pace (in
+ * a pipeline, a reader that does not keep up pauses the engine's stream, and so the engine itself).
+ */
+export function demuxTransform(): Transform {
+  let push: (chunk: Buffer) => void = () => undefined;
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      push(chunk);
+      done();
+    },
+  });
+  push = createDemuxer((payload) => transform.push(payload));
+  return transform;
 }

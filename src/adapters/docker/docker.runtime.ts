@@ -6,6 +6,10 @@ import { EngineConnection } from './connection.js';
 import { DockerContainers } from './containers.js';
 import { DockerEvents } from './events.js';
 import { DockerImages } from './images.js';
+import { DockerNetwork } from './network.js';
+
+/** How long what an engine call found of the engine stands for it (a health check asked meanwhile pings nothing). */
+const ANSWERING_FRESH_MS = 5_000;
 
 /** The label every container we create carries; its value is the installation's name (SD_INSTANCE). */
 export const INSTANCE_LABEL = LABELS.instance;
@@ -19,6 +23,10 @@ export interface DockerRuntimeOptions {
   readonly limits: ContainerLimits;
   /** Host address the containers' ports are published on. */
   readonly publishAddress: string;
+  /** SD_NETWORK: the network managed containers are attached to (made when missing; `bridge`: Docker's default). */
+  readonly network: string;
+  /** Told once when that network lets containers reach each other. */
+  readonly onOpenNetwork?: (name: string) => void;
   /** Told of every engine call's duration, by operation (for metrics). */
   readonly onCall?: (operation: string, seconds: number, ok: boolean) => void;
 }
@@ -30,7 +38,12 @@ export interface DockerRuntimeOptions {
 export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): ContainerRuntime {
   const engine = new EngineConnection(docker, { timeoutMs: options.timeoutMs, ...(options.onCall === undefined ? {} : { onCall: options.onCall }) });
   const images = new DockerImages(engine);
-  const containers = new DockerContainers(engine, options);
+  const network = new DockerNetwork(engine, {
+    name: options.network,
+    instance: options.instance,
+    ...(options.onOpenNetwork === undefined ? {} : { onOpen: options.onOpenNetwork }),
+  });
+  const containers = new DockerContainers(engine, { ...options, network: async () => (await network.ensure()).id });
   const events = new DockerEvents(engine, options.instance);
   return {
     createAndStart: (spec) => containers.createAndStart(spec),
@@ -49,7 +62,16 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     exposedPorts: (reference) => images.exposedPorts(reference),
     watch: (onChange, signal) => events.watch(onChange, signal),
     watchImages: (onChange, signal) => events.watchImages(onChange, signal),
-    ping: (timeoutMs) => engine.ping(timeoutMs),
-    gatewayAddress: () => engine.bridgeGateway(),
+    answering: (timeoutMs) => engine.answering(ANSWERING_FRESH_MS, timeoutMs),
+    // Containers reach this host at their network's gateway; without the network (the engine down), nothing.
+    gatewayAddress: () =>
+      network.ensure().then(
+        (known) => known.gateway,
+        () => undefined,
+      ),
+    async localNetworks() {
+      const [own, bridge] = await Promise.all([network.ensure(), engine.bridgeSubnets().catch(() => [])]);
+      return [...new Set([...own.subnets, ...bridge])];
+    },
   };
 }

@@ -1,10 +1,23 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { CONTAINER_STATUSES, type ContainerRecord } from '../../domain/containers/record.js';
+import { CONTAINER_STATUSES, type ContainerRecord, type ContainerStatus } from '../../domain/containers/record.js';
 import type { CheckInOutcome, ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import { defineScripts, redisCall } from './connection.js';
-import { ADOPT, CHECK_IN, INSERT, LIST, RELEASE_PORTS, REMOVE, RESERVE_PORTS, RESOLVE_PREFIX, TRANSITION, UNRECORDED } from './scripts.js';
+import {
+  ADOPT,
+  CHECK_IN,
+  INSERT,
+  LIST,
+  MARK_CREATE,
+  RECOUNT,
+  RELEASE_PORTS,
+  REMOVE,
+  RESERVE_PORTS,
+  RESOLVE_PREFIX,
+  TRANSITION,
+  UNRECORDED,
+} from './scripts.js';
 
 /**
  * Key layout, all under `prefix` (spin-docker:<instance>:):
@@ -16,6 +29,7 @@ import { ADOPT, CHECK_IN, INSERT, LIST, RELEASE_PORTS, REMOVE, RESERVE_PORTS, RE
  *   creates sorted set, id of a create under way → the epoch ms its mark expires (see ContainerStore.markCreate)
  *   ports   hash, host port → who holds it: a record's id, `create:<id>` (a create under way), `foreign:<until>`
  *   ports:cursor  where the next search for free ports begins
+ *   counts  hash, status → how many records have it (kept by every write; recounted by each reconciliation)
  * A record's `run` field holds its start count (the name it has had since the first release).
  */
 interface StoreKeys {
@@ -28,6 +42,7 @@ interface StoreKeys {
   creates: string;
   ports: string;
   portsCursor: string;
+  counts: string;
 }
 
 const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
@@ -148,11 +163,33 @@ function fromPairs(pairs: string[]): ContainerRecord {
 }
 
 interface Scripts {
-  sdInsert(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ports: string, ...args: string[]): Promise<number>;
-  sdAdopt(record: string, ids: string, addr: string, tokens: string, version: string, creates: string, ports: string, ...args: string[]): Promise<string>;
-  sdTransition(record: string, addr: string, version: string, ...args: string[]): Promise<[string, string[]?, string?]>;
-  sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, ports: string, id: string): Promise<number>;
+  sdInsert(
+    record: string,
+    ids: string,
+    addr: string,
+    tokens: string,
+    version: string,
+    creates: string,
+    ports: string,
+    counts: string,
+    ...args: string[]
+  ): Promise<number>;
+  sdAdopt(
+    record: string,
+    ids: string,
+    addr: string,
+    tokens: string,
+    version: string,
+    creates: string,
+    ports: string,
+    counts: string,
+    ...args: string[]
+  ): Promise<string>;
+  sdTransition(record: string, addr: string, version: string, counts: string, ...args: string[]): Promise<[string, string[]?, string?]>;
+  sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, ports: string, counts: string, id: string): Promise<number>;
+  sdRecount(ids: string, counts: string, prefix: string): Promise<number>;
   sdReservePorts(ports: string, cursor: string, creates: string, count: string, first: string, last: string, createId: string, now: string): Promise<string[]>;
+  sdMarkCreate(ids: string, creates: string, createId: string, expiresAt: string, atMost: string, now: string): Promise<number>;
   sdReleasePorts(ports: string, owner: string, ...hostPorts: string[]): Promise<number>;
   sdList(ids: string, version: string, prefix: string): Promise<[string, ...string[][]]>;
   sdCheckIn(
@@ -170,10 +207,12 @@ interface Scripts {
 }
 
 const SCRIPTS = {
-  sdInsert: { keys: 7, lua: INSERT },
-  sdAdopt: { keys: 7, lua: ADOPT },
-  sdTransition: { keys: 3, lua: TRANSITION },
-  sdRemove: { keys: 6, lua: REMOVE },
+  sdInsert: { keys: 8, lua: INSERT },
+  sdMarkCreate: { keys: 2, lua: MARK_CREATE },
+  sdAdopt: { keys: 8, lua: ADOPT },
+  sdTransition: { keys: 4, lua: TRANSITION },
+  sdRemove: { keys: 7, lua: REMOVE },
+  sdRecount: { keys: 2, lua: RECOUNT },
   sdReservePorts: { keys: 3, lua: RESERVE_PORTS },
   sdReleasePorts: { keys: 1, lua: RELEASE_PORTS },
   sdList: { keys: 2, lua: LIST },
@@ -213,6 +252,7 @@ export function storeKeys(prefix: string): StoreKeys {
     creates: `${prefix}creates`,
     ports: `${prefix}ports`,
     portsCursor: `${prefix}ports:cursor`,
+    counts: `${prefix}counts`,
   };
 }
 
@@ -229,9 +269,17 @@ export class RedisContainerStore implements ContainerStore {
     this.keys = storeKeys(prefix);
   }
 
-  markCreate(createId: string, expiresAt: number): Promise<void> {
+  markCreate(createId: string, expiresAt: number, limit?: { atMost: number; now: number }): Promise<boolean> {
     return redisCall(async () => {
-      await this.redis.zadd(this.keys.creates, expiresAt, createId);
+      const marked = await this.redis.sdMarkCreate(
+        this.keys.ids,
+        this.keys.creates,
+        createId,
+        String(expiresAt),
+        String(limit?.atMost ?? 0),
+        String(limit?.now ?? 0),
+      );
+      return marked === 1;
     });
   }
 
@@ -246,6 +294,7 @@ export class RedisContainerStore implements ContainerStore {
         keys.version,
         keys.creates,
         keys.ports,
+        keys.counts,
         record.id,
         String(record.createdAt),
         record.ip,
@@ -268,6 +317,7 @@ export class RedisContainerStore implements ContainerStore {
         keys.version,
         keys.creates,
         keys.ports,
+        keys.counts,
         record.id,
         String(record.createdAt),
         record.ip,
@@ -371,6 +421,7 @@ export class RedisContainerStore implements ContainerStore {
         this.keys.record(id),
         this.keys.addresses,
         this.keys.version,
+        this.keys.counts,
         from,
         run,
         ...patchFields(patch),
@@ -385,7 +436,22 @@ export class RedisContainerStore implements ContainerStore {
 
   remove(id: string): Promise<boolean> {
     const { keys } = this;
-    return redisCall(async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.ports, id)) === 1);
+    return redisCall(
+      async () => (await this.redis.sdRemove(keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.ports, keys.counts, id)) === 1,
+    );
+  }
+
+  countByStatus(): Promise<Record<ContainerStatus, number>> {
+    return redisCall(async () => {
+      const stored = await this.redis.hgetall(this.keys.counts);
+      return Object.fromEntries(CONTAINER_STATUSES.map((status) => [status, Math.max(0, Number(stored[status] ?? 0))])) as Record<ContainerStatus, number>;
+    });
+  }
+
+  recount(): Promise<void> {
+    return redisCall(async () => {
+      await this.redis.sdRecount(this.keys.ids, this.keys.counts, this.keys.recordPrefix);
+    });
   }
 
   checkIn(ip: string, tokenHash: string | undefined, active: number, at: number): Promise<CheckInOutcome> {

@@ -4,17 +4,30 @@
  */
 
 /**
- * Every script that changes a record also increments the version key (the last KEY), so that a reader can
- * tell with one GET whether anything changed since it last listed.
+ * Every script that changes a record also increments the version key, so that a reader can tell with one GET
+ * whether anything changed since it last listed, and keeps the count of records by status (`counts`), so that
+ * they are read in one step however many there are.
  */
 
+/** Lua: the status among a script's field/value pairs (ARGV from `from` on), or nil. */
+const STATUS_OF = `
+local function statusOf(from)
+  for i = from, #ARGV - 1, 2 do if ARGV[i] == 'status' then return ARGV[i + 1] end end
+  return nil
+end`;
+
 /**
- * KEYS: record, ids, addresses, tokens, version, creates, ports. ARGV: id, created-at score, ip, token hash,
+ * KEYS: record, ids, addresses, tokens, version, creates, ports, counts. ARGV: id, created-at score, ip, token hash,
  * create id ('' for none), host ports (comma-separated, '' for none), then field/value pairs. Stores the record,
  * makes its host ports its own and drops the create's mark, in one step.
  */
 export const INSERT = `
+${STATUS_OF}
+local before = redis.call('HGET', KEYS[1], 'status')
+if before then redis.call('HINCRBY', KEYS[8], before, -1) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+local status = statusOf(7)
+if status then redis.call('HINCRBY', KEYS[8], status, 1) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[1]) end
@@ -24,13 +37,28 @@ redis.call('INCR', KEYS[5])
 return 1`;
 
 /**
+ * KEYS: ids, creates. ARGV: create id, the epoch ms its mark expires, at most (0: no limit), now (ms). Marks a
+ * create as under way, only while the records and the creates under way are fewer than `at most`: two creates
+ * at once can never both take the last place. Returns 1 when marked, 0 when full.
+ */
+export const MARK_CREATE = `
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local open = redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[4], '+inf')
+  if redis.call('ZCARD', KEYS[1]) + open >= limit then return 0 end
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1`;
+
+/**
  * The record of a container that has none, only if it still has none. KEYS: record, ids, addresses, tokens,
- * version, creates, ports. ARGV: id, created-at score, ip, token hash, create id ('' for none), now (ms), host
+ * version, creates, ports, counts. ARGV: id, created-at score, ip, token hash, create id ('' for none), now (ms), host
  * ports (comma-separated), then field/value pairs. Returns 'exists', 'in_progress' (the create's mark has not expired), 'unfinished' (it has,
  * and the store has a version, so it is not one that lost everything), or 'adopted'. A token hash already
  * naming another record is left to that record.
  */
 export const ADOPT = `
+${STATUS_OF}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
 if ARGV[5] ~= '' then
   local expires = redis.call('ZSCORE', KEYS[6], ARGV[5])
@@ -40,6 +68,8 @@ if ARGV[5] ~= '' then
   end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+local status = statusOf(8)
+if status then redis.call('HINCRBY', KEYS[8], status, 1) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[1]) end
 for port in string.gmatch(ARGV[7], '[^,]+') do redis.call('HSET', KEYS[7], port, ARGV[1]) end
@@ -60,11 +90,12 @@ end
 return out`;
 
 /**
- * Compare-and-set. KEYS: record, addresses, version. ARGV: allowed statuses ("a,b" or "" for any), required run
+ * Compare-and-set. KEYS: record, addresses, version, counts. ARGV: allowed statuses ("a,b" or "" for any), required run
  * ("" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
  * Returns {'missing'} | {'refused', fields} | {'applied', fields, previous status}.
  */
 export const TRANSITION = `
+${STATUS_OF}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'run', 'ip', 'container_id')
 local allowed = ARGV[1] == '' or string.find(',' .. ARGV[1] .. ',', ',' .. cur[1] .. ',', 1, true)
@@ -79,12 +110,17 @@ if newIp ~= nil and newIp ~= cur[3] then
 end
 if #ARGV >= 4 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  local status = statusOf(3)
+  if status and status ~= cur[1] then
+    redis.call('HINCRBY', KEYS[4], cur[1], -1)
+    redis.call('HINCRBY', KEYS[4], status, 1)
+  end
   redis.call('INCR', KEYS[3])
 end
 return {'applied', redis.call('HGETALL', KEYS[1]), cur[1]}`;
 
 /**
- * KEYS: record, ids, addresses, tokens, version, ports. ARGV: id. Returns 1 when the record existed. Its host
+ * KEYS: record, ids, addresses, tokens, version, ports, counts. ARGV: id. Returns 1 when the record existed. Its host
  * ports are free again.
  */
 export const REMOVE = `
@@ -102,9 +138,28 @@ if ip and ip ~= '' and redis.call('HGET', KEYS[3], ip) == ARGV[1] then redis.cal
 local token = redis.call('HGET', KEYS[1], 'token_hash')
 if token and token ~= '' and redis.call('HGET', KEYS[4], token) == ARGV[1] then redis.call('HDEL', KEYS[4], token) end
 redis.call('ZREM', KEYS[2], ARGV[1])
+local status = redis.call('HGET', KEYS[1], 'status')
 local removed = redis.call('DEL', KEYS[1])
-if removed == 1 then redis.call('INCR', KEYS[5]) end
+if removed == 1 then
+  if status then redis.call('HINCRBY', KEYS[7], status, -1) end
+  redis.call('INCR', KEYS[5])
+end
 return removed`;
+
+/**
+ * The records by status counted anew (the counts every write keeps could only drift from a record changed by
+ * hand, or one kept by a release before the counts). KEYS: ids, counts. ARGV: record key prefix. Once per
+ * reconciliation pass.
+ */
+export const RECOUNT = `
+local counts = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local status = redis.call('HGET', ARGV[1] .. id, 'status')
+  if status then counts[status] = (counts[status] or 0) + 1 end
+end
+redis.call('DEL', KEYS[2])
+for status, n in pairs(counts) do redis.call('HSET', KEYS[2], status, n) end
+return 1`;
 
 /**
  * Every record in one round trip, oldest first, after the version they are at. KEYS: ids, version.

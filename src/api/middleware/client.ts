@@ -7,18 +7,24 @@ export function plainAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
 }
 
+/** The app setting that names the one header a trusted proxy names the client in (SD_PROXY_HEADER). */
+export const PROXY_HEADER_SETTING = 'sd proxy header';
+
 /**
  * Who sent a request: the peer's address, or, when the peer is a trusted proxy (SD_TRUSTED_PROXIES, Express's
- * `trust proxy`), the client it names: `X-Forwarded-For` (through `req.ip`), else `X-Real-IP`. The one rule for
- * check-ins (which container) and the login throttle (which client).
+ * `trust proxy`), the client it names in the one header SD_PROXY_HEADER says: `X-Forwarded-For` (through
+ * `req.ip`, its last untrusted hop) or `X-Real-IP`. The other header is never read, so a client cannot slip
+ * an address past a proxy that sets only one of them. The one rule for check-ins (which container), the login
+ * throttle (which client) and the default password's reach.
  */
 export function clientAddress(req: Request): string {
-  const realIp = req.headers['x-real-ip'];
-  if (typeof realIp === 'string' && req.headers['x-forwarded-for'] === undefined) {
+  const peer = req.socket.remoteAddress ?? '';
+  if (req.app.get(PROXY_HEADER_SETTING) === 'x-real-ip') {
+    const realIp = req.headers['x-real-ip'];
     const trust = req.app.get('trust proxy fn') as (address: string, hop: number) => boolean;
-    if (trust(req.socket.remoteAddress ?? '', 0)) return plainAddress(realIp.trim());
+    return plainAddress(typeof realIp === 'string' && realIp.trim() !== '' && trust(peer, 0) ? realIp.trim() : peer);
   }
-  return plainAddress(req.ip ?? req.socket.remoteAddress);
+  return plainAddress(req.ip ?? peer);
 }
 
 /**

@@ -6,6 +6,7 @@ import { parseInput } from '../middleware/validate.js';
 import type { Present } from '../presenters/container.presenter.js';
 import { eventFrame } from '../presenters/event.presenter.js';
 import { eventsSchema } from './events.schemas.js';
+import { clientGone, type OpenStreams } from '../middleware/streams.js';
 
 export interface EventsOptions {
   /** Between comment lines on an idle stream. */
@@ -14,6 +15,12 @@ export interface EventsOptions {
   readonly maxBufferedBytes?: number;
   /** How a container is presented in an event. */
   readonly present?: Present;
+  /** Live events held for a client while it catches up; one that needs more is cut off (it resumes). */
+  readonly maxQueued?: number;
+  /** The longest a catch-up may take; a client still catching up then is cut off (it resumes from what it got). */
+  readonly catchUpMs?: number;
+  /** Where open streams are kept, so that a shutdown can end them. */
+  readonly streams?: OpenStreams;
 }
 
 const CATCH_UP_PAGE = 500;
@@ -26,6 +33,8 @@ const CATCH_UP_PAGE = 500;
 export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options: EventsOptions): Router {
   const router = Router();
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const maxQueued = options.maxQueued ?? 10_000;
+  const catchUpMs = options.catchUpMs ?? 60_000;
   router
     .route('/')
     .get(async (req, res) => {
@@ -33,13 +42,26 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
         ...(req.query as Record<string, unknown>),
         ...(req.get('last-event-id') === undefined ? {} : { last_event_id: req.get('last-event-id') }),
       });
+      // Listened for before anything is awaited: a client that left meanwhile leaves nothing behind.
+      const gone = clientGone(res);
+      if (gone.aborted) return;
       let sent = resumeFrom;
       let live = false;
       const buffered: StoredEvent[] = [];
+      const queue = (event: StoredEvent) => {
+        // Live events wait while the client catches up, but not without end: one that falls this far behind
+        // is cut off, and resumes from what it got.
+        if (buffered.length >= maxQueued) res.destroy();
+        else buffered.push(event);
+      };
+      // Nothing is written once the stream is ended (a shutdown ends it while events may still come).
+      const write = (text: string) => {
+        if (!res.writableEnded && !res.destroyed) res.write(text);
+      };
       const send = (event: StoredEvent) => {
         if (sent !== undefined && compareEventIds(event.eventId, sent) <= 0) return;
         sent = event.eventId;
-        res.write(eventFrame(event, options.present));
+        write(eventFrame(event, options.present));
         // Live events cannot wait for a slow reader: one that lets too much pile up is cut off, and
         // resumes with Last-Event-ID when it reconnects.
         if (live && res.writableLength > maxBuffered) res.destroy();
@@ -54,7 +76,11 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
               res.on('drain', done).on('close', done);
             })
           : Promise.resolve();
-      const unsubscribe = await log.subscribe((event) => (live ? send(event) : buffered.push(event)));
+      const unsubscribe = await log.subscribe((event) => (live ? send(event) : queue(event)));
+      if (gone.aborted) {
+        unsubscribe();
+        return;
+      }
       // The answer starts once the subscription has: a client that sees the headers misses nothing after them.
       res.status(200).set({
         'Content-Type': 'text/event-stream; charset=utf-8',
@@ -64,19 +90,25 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
       });
       res.flushHeaders();
       req.socket.setNoDelay(true);
-      res.write('retry: 2000\n\n');
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), options.heartbeatMs);
-      res.once('close', () => {
-        clearInterval(heartbeat);
-        unsubscribe();
-      });
+      write('retry: 2000\n\n');
+      const heartbeat = setInterval(() => write(': ping\n\n'), options.heartbeatMs);
+      gone.addEventListener(
+        'abort',
+        () => {
+          clearInterval(heartbeat);
+          unsubscribe();
+        },
+        { once: true },
+      );
+      options.streams?.add(res);
 
       if (resumeFrom !== undefined) {
+        const late = setTimeout(() => res.destroy(), catchUpMs);
         try {
           let first = true;
-          for (let from = resumeFrom; !res.destroyed;) {
+          for (let from = resumeFrom; !res.destroyed && !res.writableEnded;) {
             const { events, gap } = await log.after(from, CATCH_UP_PAGE);
-            if (first && gap) res.write(`event: events.gap\ndata: ${JSON.stringify({ after: resumeFrom })}\n\n`);
+            if (first && gap) write(`event: events.gap\ndata: ${JSON.stringify({ after: resumeFrom })}\n\n`);
             first = false;
             events.forEach(send);
             // The catch-up goes at the reader's pace (what it asked for may be thousands of events).
@@ -88,7 +120,10 @@ export function eventsRoutes(log: Pick<EventLog, 'after' | 'subscribe'>, options
           // The headers are out: end the stream, and the client reconnects from what it got.
           res.destroy();
           return;
+        } finally {
+          clearTimeout(late);
         }
+        if (res.destroyed || res.writableEnded) return;
       }
       live = true;
       buffered.splice(0).forEach(send);

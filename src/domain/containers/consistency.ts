@@ -112,6 +112,7 @@ export function createConsistency({ runtime, store, queue, clock, settings, logg
       const { failures, adopted } = await correctAll(actions);
       if (empty && adopted > 0) logger.warn({ adopted }, `the store was empty: ${adopted} containers adopted`);
       await store.purgeCreateMarks(clock.now() - MARK_KEEP_MS);
+      await store.recount();
       return { records: actions.length === 0 ? records : await store.list(), failures, adopted, containers: actual.map((c) => c.id) };
     },
 

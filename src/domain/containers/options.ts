@@ -75,39 +75,16 @@ export function parseEnv(input: unknown, field = 'env'): Parsed<Record<string, s
   }
   if (pairs.length > MAX_ENV_COUNT) return fail(`${field} has more than ${MAX_ENV_COUNT} variables`);
   let bytes = 0;
-  const env: Record<string, string> = {};
+  // A Map, not a plain object: `constructor`, `toString` or `__proto__` are names like any other.
+  const env = new Map<string, string>();
   for (const [name, value] of pairs) {
     if (!ENV_NAME.test(name)) return fail(`${field} name "${name.slice(0, 40)}" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)`);
     if (name.toUpperCase().startsWith('SD_')) return fail(`${field} name ${name} is reserved (SD_ variables are the server's own)`);
     if (value.includes('\0')) return fail(`${field}.${name} contains a NUL character`);
-    if (name in env) return fail(`${field} sets ${name} twice`);
+    if (env.has(name)) return fail(`${field} sets ${name} twice`);
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
-    env[name] = value;
+    env.set(name, value);
   }
   if (bytes > MAX_ENV_BYTES) return fail(`${field} is larger than ${MAX_ENV_BYTES / 1024} KiB`);
-  return { ok: true, value: env };
-}
-
-/**
- * Whether an image reference matches one of the patterns (SD_ALLOWED_IMAGES): `*` stands for any run of
- * characters; as for Docker, a name without a tag means `:latest`, in a reference and in a pattern alike.
- */
-export function imageAllowed(reference: string, patterns: readonly string[]): boolean {
-  const candidates = hasTag(reference) ? [reference] : [reference, `${reference}:latest`];
-  return patterns.some((pattern) => {
-    const forms = hasTag(pattern) || pattern.endsWith('*') ? [pattern] : [pattern, `${pattern}:latest`];
-    return forms.some((form) => {
-      const regex = new RegExp(`^${form.split('*').map(escapeRegex).join('.*')}$`);
-      return candidates.some((candidate) => regex.test(candidate));
-    });
-  });
-}
-
-function hasTag(reference: string): boolean {
-  const lastPart = reference.slice(reference.lastIndexOf('/') + 1);
-  return lastPart.includes(':') || reference.includes('@');
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return { ok: true, value: Object.fromEntries(env) };
 }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { PortTakenError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import type { Clock, ContainerOperations, ContainerStore, EventLog, ImageOperations, JobQueue, LogOptions } from '../ports.js';
@@ -5,7 +6,8 @@ import { missingContainer, requestStop, startContainer } from './actions.js';
 import type { HostPortAllocator } from './host-ports.js';
 import { formatDuration } from '../durations.js';
 import { identityLabels } from './labels.js';
-import { imageAllowed, type AuthorizedKey } from './options.js';
+import { imageAllowed } from '../images/references.js';
+import type { AuthorizedKey } from './options.js';
 import type { ContainerRecord, PortMap, StatusRequest } from './record.js';
 import { planStatusChange, startPatch } from './record.js';
 import { firstCheck, type ContainerSettings } from './settings.js';
@@ -39,6 +41,7 @@ export interface RequestDeps {
     | 'maxPorts'
     | 'wakeOnConnect'
     | 'maxLifetime'
+    | 'maxContainers'
   >;
   /** Where new containers' host ports come from. */
   readonly hostPorts: HostPortAllocator;
@@ -110,7 +113,13 @@ export function createContainerRequests(deps: RequestDeps) {
     };
     // Marked before the engine makes anything: should this process die before the record is stored, the
     // worker knows the container for an unfinished create's once the mark expires, and removes it.
-    await store.markCreate(createId, createdAt + settings.orphanGrace * 1000);
+    const limit = settings.maxContainers > 0 ? { atMost: settings.maxContainers, now: createdAt } : undefined;
+    if (!(await store.markCreate(createId, createdAt + settings.orphanGrace * 1000, limit))) {
+      throw forbidden(
+        'too_many_containers',
+        `This server keeps at most ${settings.maxContainers} containers (SD_MAX_CONTAINERS), running or stopped: delete one first`,
+      );
+    }
     const started = await createOnFreePorts(exposed, createId, (ports) => {
       const identity = {
         createId,
@@ -228,7 +237,7 @@ export function createContainerRequests(deps: RequestDeps) {
   }
 
   /** A container's output; the record must exist (and the engine only shows containers of this installation). */
-  async function logs(id: string, options: LogOptions, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  async function logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable> {
     const record = await get(id);
     return runtime.logs(record.id, options, signal);
   }

@@ -24,6 +24,8 @@ export interface ContainerSettings {
   readonly portRange: { readonly first: number; readonly last: number };
   /** Exposed ports one container may have. */
   readonly maxPorts: number;
+  /** Containers kept at once, running or stopped; 0: no limit. */
+  readonly maxContainers: number;
   /** Whether a stopped container wakes on a connection, unless its create said otherwise. */
   readonly wakeOnConnect: boolean;
   /** Seconds: the longest a stop deadline may be ahead (and every container's when its create gives none); null: none. */

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, forbidden, notFound } from '../errors.js';
-import { imageAllowed } from '../containers/options.js';
+import { DOCKER_HUB, imageAllowed, parseReference, registryHost, registryRefusal } from './references.js';
 import type { Clock, ContainerRuntime, ContainerStore, JobQueue, LayerProgress, PullEvent, PullRecord, PullStore, RegistryAuth } from '../ports.js';
 
 export interface PullSettings {
   readonly allowedImages: readonly string[];
+  /** Registries on the host itself or link-local that pulls may use all the same (SD_ALLOWED_REGISTRIES). */
+  readonly allowedRegistries: readonly string[];
+  /** The addresses a registry's host name stands for (none when it cannot be resolved). */
+  readonly resolveHost: (host: string) => Promise<readonly string[]>;
   /** The longest a pull may take. */
   readonly pullTimeoutMs: number;
   /** The longest a pull may go without a byte more (a registry gone away: the engine itself retries for minutes). */
@@ -75,10 +79,19 @@ export function createImagePulls({ runtime, records, pulls, queue, clock, settin
     return (await pulls.get(pull.id)) ?? { ...pull, status: 'failed', error };
   }
 
+  /** A pull may not make the engine talk to the host's own ports (or a link-local metadata service). */
+  async function reachable(reference: string): Promise<void> {
+    const { registry } = parseReference(reference);
+    if (registry === DOCKER_HUB) return;
+    const refusal = registryRefusal(registry, settings.allowedRegistries, await settings.resolveHost(registryHost(registry)));
+    if (refusal !== null) throw forbidden('registry_not_allowed', refusal);
+  }
+
   return {
     /** API: an image already there is the answer at once; otherwise the pull of it (a new one, or the one under way). */
     async request(reference: string): Promise<PullRequestOutcome> {
       allowed(reference);
+      await reachable(reference);
       if (await runtime.imageExists(reference)) return { kind: 'present', reference };
       let joined = await pulls.startOrJoin(reference, randomBytes(8).toString('hex'), clock.now());
       if (!joined.created && (await settleIfAbandoned(joined.pull)).status !== 'pulling') {
