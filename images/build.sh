@@ -42,16 +42,16 @@ build() { # build <name> [docker build options...]
 }
 
 # --- the host's Debian mirror and proxies -----------------------------------------------------------
-# The first Debian archive URI in the host's apt sources (one-line or deb822 format), else deb.debian.org.
-host_mirror() {
-  local want=$1 # debian or debian-security
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -oE '(https?|file)://[^ ]+' | sed 's,/*$,,' | grep -E "/$want\$" | head -1 || true
+# The host's own Debian mirror, from its apt sources (scripts/debian-mirror.sh; DEBIAN_MIRROR overrides it).
+# Only what needs Debian's packages needs it: the demo image builds without.
+mirrors() {
+  local both
+  both=$(bash "$here/../scripts/debian-mirror.sh") || exit 1
+  mirror=${both%%$'\n'*}
+  security=${both#*$'\n'}
 }
-mirror=${DEBIAN_MIRROR:-$(host_mirror debian)}
-mirror=${mirror:-http://deb.debian.org/debian}
-security=${DEBIAN_SECURITY_MIRROR:-$(host_mirror debian-security)}
-security=${security:-http://deb.debian.org/debian-security}
+mirror='' security=''
+for name in "${names[@]}"; do [ "$name" = demo ] || { mirrors; break; }; done
 apt_args=(--build-arg "DEBIAN_MIRROR=$mirror" --build-arg "DEBIAN_SECURITY_MIRROR=$security")
 # Proxies: the environment's, else apt's own (Acquire::http::Proxy). Docker passes these build args to RUN
 # without storing them in the image.

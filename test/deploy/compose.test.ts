@@ -114,6 +114,17 @@ describe('docker compose up, with base images made locally', () => {
     await waitUntil('the demo to check in', async () => ((await api('GET', `/v1/containers/${id}`)).body.last_check_in ? true : undefined), 60_000);
   });
 
+  it("tells a container's failed logins from the host's: ten from inside a container lock out that container, not the host's CLI", async () => {
+    const [created] = (await api('GET', '/v1/containers')).body as unknown as { container_id: string }[];
+    const id = created?.container_id as string;
+    const bad = Buffer.from('admin:wrong-password').toString('base64');
+    const script = `base=\${SD_CHECKIN_URL%/v1/check-in}; for i in $(seq 12); do wget -q -O /dev/null --header "Authorization: Basic ${bad}" "$base/v1/images"; done; wget -S -O /dev/null --header "Authorization: Basic ${bad}" "$base/v1/images" 2>&1 | grep 'HTTP/'`;
+    const { stdout } = await run('docker', ['exec', id, 'sh', '-c', script]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+    expect(stdout).toMatch(/429/);
+    // The host's own client is another address (loopback), as the API in the host's network sees it.
+    expect((await api('GET', '/v1/containers')).status).toBe(200);
+  });
+
   it('stops gracefully (exit 0) and keeps the records in the Redis volume across a restart', async () => {
     const before = (await api('GET', '/v1/containers')).body as unknown as { container_id: string }[];
     expect(before.length).toBe(1);

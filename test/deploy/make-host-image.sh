@@ -6,7 +6,9 @@
 set -euo pipefail
 tag=${1:?usage: make-host-image.sh <image tag>}
 cache=${SD_TEST_CACHE:-/var/cache/spin-docker-tests}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# This machine's Debian mirror (its apt sources, or DEBIAN_MIRROR).
+{ read -r mirror; read -r security; } < <(bash "$(dirname "$0")/../../scripts/debian-mirror.sh")
+[ -n "${mirror:-}" ] || exit 1
 tarball="$cache/debian12-systemd-rootfs.tar"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -23,7 +25,7 @@ if [ ! -s "$tarball" ]; then
   # A host, not a build root: no policy-rc.d, a machine id made at first boot, apt's lists kept empty.
   rm -f "$root/usr/sbin/policy-rc.d"
   : >"$root/etc/machine-id"
-  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' "$mirror" "$mirror" >"$root/etc/apt/sources.list"
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' "$mirror" "$mirror" "$security" >"$root/etc/apt/sources.list"
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
   tar -C "$root" -cf "$tarball.partial" . && mv "$tarball.partial" "$tarball"
 fi

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootHost, makeHostImage, removeHost } from '../support/host.js';
+import { httpsRequest } from '../support/https.js';
 import { openEvents } from '../support/sse.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -21,7 +22,10 @@ const suffix = randomBytes(3).toString('hex');
 const host = `sd-deploy-${suffix}`;
 const dockerVolume = `sd-deploy-docker-${suffix}`;
 const workDir = mkdtempSync(join(tmpdir(), 'sd-deploy-'));
-const PASSWORD = 'deploy-test-password';
+// Quotes, a backslash, a dollar and a hash: what a settings file that does not quote it reads otherwise.
+const PASSWORD = `deploy "test" \\ $HOME 'pw' #1`;
+/** The host's certificate (self-signed by the playbook): the one authority the test trusts for it. */
+let hostCa = '';
 const LOCAL_CAS = '/usr/local/share/ca-certificates';
 let address = '';
 /** Later steps make sense only on a provisioned host; they fail at once otherwise. */
@@ -44,9 +48,8 @@ function copyRepository(): void {
     'src',
     'web',
     'scripts/build-web.mjs',
-    'images/build.sh',
-    'images/demo/Dockerfile',
-    'images/demo/rootfs',
+    'scripts/debian-mirror.sh',
+    'images',
   ]) {
     cpSync(path, join(sourceDir, path), { recursive: true });
   }
@@ -58,7 +61,10 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
   sd_initial_timeout_interval: 600,
   sd_timeout_interval: 300,
   sd_activity_sample_interval: 2,
-  sd_npm_registry: execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/$/, ''),
+  sd_password: PASSWORD,
+  // The demo image (offline) and the kit's base (the host's Debian mirror): the kit is built as the quick start builds it.
+  sd_images: ['demo', 'base'],
+  // sd_npm_registry is left to its default: this controller's own `npm config get registry`.
   // This machine reaches the registry through a TLS-inspecting proxy; the host must trust what we trust.
   sd_extra_ca_certificates: existsSync(LOCAL_CAS)
     ? readdirSync(LOCAL_CAS)
@@ -71,10 +77,10 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
 /** Runs the playbook as a user would, with settings as extra vars; returns the host's `changed=` count. */
 async function provision(vars: Record<string, unknown>, label: string): Promise<number> {
   const inventory = join(workDir, 'hosts');
-  // The password and the environment as a user sets them, next to the host (they must beat the role's defaults).
+  // A setting as a user sets it, next to the host (it must beat the role's defaults).
   writeFileSync(
     inventory,
-    `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false sd_password=${PASSWORD} sd_environment=production\n`,
+    `[spin_docker]\n${host} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3 ansible_become=false sd_activity_sources=observed,reported\n`,
   );
   const varsFile = join(workDir, 'vars.json');
   writeFileSync(varsFile, JSON.stringify(vars));
@@ -101,14 +107,13 @@ async function provision(vars: Record<string, unknown>, label: string): Promise<
 const inHost = async (...command: string[]) => (await run('docker', ['exec', host, ...command])).stdout.trim();
 
 async function api(method: string, path: string, body?: Record<string, string>, password = PASSWORD) {
-  const res = await fetch(`http://${address}${path}`, {
+  const res = await httpsRequest(`https://${address}${path}`, {
+    ca: hostCa,
     method,
     headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: body === undefined ? undefined : new URLSearchParams(body).toString(),
-    signal: AbortSignal.timeout(30_000),
+    ...(body === undefined ? {} : { body: new URLSearchParams(body).toString() }),
   });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? null : (JSON.parse(text) as Record<string, string> & unknown[]) };
+  return { status: res.status, body: res.text === '' ? null : (JSON.parse(res.text) as Record<string, string> & unknown[]) };
 }
 
 function banner(port: string): Promise<string> {
@@ -134,23 +139,46 @@ afterAll(async () => {
 });
 
 describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12 host', () => {
+  it('stops at once, saying so, without a password of its own (and with the well-known one)', async () => {
+    copyRepository();
+    for (const [label, vars] of [
+      ['no password', { ...settings(), sd_password: undefined }],
+      ['the default password', settings({ sd_password: 'spindocker' })],
+    ] as const) {
+      const failure = await provision(vars as Record<string, unknown>, label).then(
+        () => '',
+        (error: Error) => error.message,
+      );
+      expect(failure, label).toMatch(/Set sd_password to a password of your own/);
+      // Nothing was installed: the check comes before every task.
+      expect(await inHost('sh', '-c', 'ls /opt/spin-docker 2>&1 || true')).toMatch(/No such file/);
+    }
+  });
+
   it('provisions a working server: API through nginx, a demo container with working ports that checks in', async () => {
     copyRepository();
     writeFileSync(join(sourceDir, OBSOLETE), 'export const obsolete = true;\n');
     expect(await provision(settings(), 'first run')).toBeGreaterThan(0);
     expect(await inHost('ls', '/opt/spin-docker/app/dist')).toContain('obsolete-for-test.js');
+    hostCa = await inHost('cat', '/etc/spin-docker/tls/server.crt');
 
-    // The settings landed in one file read by both units, which run as the unprivileged user.
+    // The settings landed in one file read by both units, which run as the unprivileged user; the password in
+    // a file of its own that only root (systemd) reads, quoted as systemd reads it.
     const envFile = await inHost('cat', '/etc/spin-docker/spin-docker.env');
-    expect(envFile).toContain(`SD_PASSWORD=${PASSWORD}`);
+    expect(envFile).not.toContain('SD_PASSWORD');
     expect(envFile).toContain('SD_TIMEOUT_INTERVAL=300');
+    expect(await inHost('stat', '-c', '%a %U', '/etc/spin-docker/password.env')).toBe('600 root');
+    expect(await inHost('cat', '/etc/spin-docker/password.env')).toContain(`SD_PASSWORD="deploy \\"test\\" \\\\ $HOME 'pw' #1"`);
     for (const unit of ['spin-docker-api', 'spin-docker-worker']) {
       expect(await inHost('systemctl', 'is-active', unit)).toBe('active');
       expect(await inHost('systemctl', 'show', '-p', 'User', '--value', unit)).toBe('spin-docker');
     }
     expect(await inHost('redis-cli', 'config', 'get', 'appendonly')).toMatch(/appendonly\s+yes/);
 
-    // From outside, through nginx on port 80.
+    // From outside, through nginx: HTTPS on 443 (a self-signed certificate for the host's addresses), and plain
+    // HTTP on 80 redirecting there.
+    const plain = await fetch(`http://${address}/v1/images`, { redirect: 'manual' });
+    expect([plain.status, plain.headers.get('location')]).toEqual([301, `https://${address}/v1/images`]);
     expect((await api('GET', '/v1/images', undefined, 'wrong')).status).toBe(401);
     const images = await waitUntil(
       'the API behind nginx',
@@ -161,14 +189,21 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
       60_000,
     );
     expect(images).toContain('spin-docker/demo:latest');
+    // The kit as sd_images says (the quick start's), and the CLI on the PATH as the quick start puts it there.
+    expect(images).toContain('spin-docker/base:latest');
+    expect((await run('docker', ['exec', '-e', `SD_PASSWORD=${PASSWORD}`, host, 'spin-docker', 'images'])).stdout).toContain('spin-docker/base:latest');
     expect((await api('GET', '/healthz')).body).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
 
     // The dashboard is built and served; live events pass nginx as they come (a buffering proxy would hold
     // them back until its buffer filled).
-    const dashboard = await fetch(`http://${address}/`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` } });
+    const dashboard = await httpsRequest(`https://${address}/`, {
+      ca: hostCa,
+      headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` },
+    });
     expect(dashboard.status).toBe(200);
-    expect(await dashboard.text()).toContain('/ui/app.js');
-    const events = await openEvents(80, ['admin', PASSWORD], { host: address });
+    expect(dashboard.text).toContain('/ui/app.js');
+    expect(dashboard.headers['strict-transport-security']).toMatch(/max-age=/);
+    const events = await openEvents(443, ['admin', PASSWORD], { host: address, ca: hostCa });
     expect(events.response.headers['content-type']).toMatch(/^text\/event-stream/);
 
     const created = await api('POST', '/v1/containers', { image: 'spin-docker/demo' });
@@ -182,7 +217,7 @@ describe('ansible-playbook -i hosts ansible/spin_docker.yml on a fresh Debian 12
     expect(page.status).toBe(200);
     expect(await banner(sshPort ?? '')).toMatch(/^SSH-2\.0-/);
 
-    // The demo reports every 5 s to SD_CHECKIN_URL: nginx at the host's Docker bridge, with its token.
+    // The demo reports every 5 s to SD_CHECKIN_URL: nginx at the host's Docker bridge (plain HTTP, not redirected), with its token.
     const checkedIn = await waitUntil(
       'the demo container to check in',
       async () => {

