@@ -14,12 +14,24 @@ describe('npm run bench -- --quick', () => {
       timeout: 180_000,
     });
     process.stdout.write(stdout);
-    for (const heading of ['1. Create', '2. Stop', '3. List', '4. Check-in and reads', '5. Idle sweep', '6. Concurrency', '7. Observed activity']) {
+    const headings = [
+      '1. Create',
+      '2. Stop',
+      '3. List',
+      '4. Check-in and reads',
+      '5. Idle sweep',
+      '6. Concurrency',
+      '7. Observed activity',
+      '8. Dashboard',
+      '9. Sleeping containers',
+      '10. Hot paths',
+    ];
+    for (const heading of headings) {
       expect(stdout).toContain(`## ${heading}`);
     }
     expect(stdout).toMatch(/raw engine/);
     const results = JSON.parse(readFileSync('bench/results/quick.json', 'utf8')) as { scenarios: { figures: Record<string, number> }[] };
-    expect(results.scenarios).toHaveLength(8);
+    expect(results.scenarios).toHaveLength(headings.length);
     for (const { figures } of results.scenarios) {
       for (const value of Object.values(figures)) expect(Number.isFinite(value)).toBe(true);
     }
