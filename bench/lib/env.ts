@@ -204,6 +204,7 @@ export function syntheticRecord(i: number, overrides: Partial<ContainerRecord> =
     active: 0,
     ports: { '22/tcp': String(32768 + (i % 20000)), '80/tcp': String(42768 + (i % 20000)) },
     ip: `10.${200 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`,
+    node: '',
     startCount: 1,
     checkinAt: null,
     createdAt: Date.now(),

@@ -72,8 +72,8 @@ const idParameter = {
   name: 'id',
   in: 'path',
   required: true,
-  description: 'A container id, or a unique prefix of it of at least 4 hex characters (400 ambiguous_id when it is not unique)',
-  schema: { type: 'string', pattern: '^[0-9a-f]{4,64}$' },
+  description: "A container id, or a unique prefix of it of at least 4 characters (400 ambiguous_id when it is not unique); on a swarm, the service's id",
+  schema: { type: 'string', pattern: '^[0-9a-z]{4,64}$' },
 };
 const location = { Location: { description: 'Where to follow it', schema: { type: 'string' } } };
 

@@ -3,6 +3,9 @@ import type { Redis } from 'ioredis';
 import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
 import { createDockerClient } from '../adapters/docker/connection.js';
 import { createDockerRuntime } from '../adapters/docker/docker.runtime.js';
+import { createSwarmRuntime } from '../adapters/swarm/swarm.runtime.js';
+import { TaskProbe } from '../adapters/swarm/task-probe.js';
+import { EngineConnection } from '../adapters/docker/connection.js';
 import { registryAuths } from '../adapters/docker/registry-auth.js';
 import { BindProbe } from '../adapters/net/host-ports.js';
 import { resolveHost } from '../adapters/net/resolve.js';
@@ -96,7 +99,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
   const metrics = createMetrics(options.role, options.role === 'api' ? { countByStatus: () => store.countByStatus() } : undefined);
-  const runtime = createDockerRuntime(createDockerClient(config.dockerHost), {
+  const docker = createDockerClient(config.dockerHost);
+  const createRuntime = config.engine === 'swarm' ? createSwarmRuntime : createDockerRuntime;
+  const runtime = createRuntime(docker, {
     onCall: (operation, seconds, ok) => metrics.engineCalls.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,
     timeoutMs: config.dockerTimeout * 1000,
@@ -136,7 +141,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     expiryWarning: config.expiryWarning,
     quietConnection: config.quietConnection,
   };
-  const probe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
+  const hostProbe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
+  // On a swarm, a record names a service: its task's container on this node is what the probe reads.
+  const probe = config.engine === 'swarm' ? new TaskProbe(new EngineConnection(docker, { timeoutMs: config.dockerTimeout * 1000 }), hostProbe) : hostProbe;
   const useCaseDeps = { runtime, store, queue, clock, settings, logger, events: eventLog };
   const hostPorts = createHostPorts({ store, hostPorts: new BindProbe(config.publishAddress), clock, settings });
   const images = createImageCatalog({ runtime, logger, onReconnect: () => metrics.eventStreamReconnects.inc({ stream: 'images' }) });

@@ -234,6 +234,12 @@ const schema = z
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
     DOCKER_HOST: z.string().default('unix:///var/run/docker.sock').describe('The Docker engine.'),
+    SD_ENGINE: z
+      .enum(['docker', 'swarm'])
+      .default('docker')
+      .describe(
+        'What runs the containers: `docker`, the one engine at DOCKER_HOST; `swarm`, a Docker Swarm whose manager DOCKER_HOST is (each container one service with one task).',
+      ),
   })
   .superRefine((env, ctx) => {
     if (env.SD_ENVIRONMENT === 'production' && (env.SD_PASSWORD === '' || env.SD_PASSWORD === DEFAULT_PASSWORD)) {
@@ -328,6 +334,7 @@ const schema = z
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,
     dockerHost: e.DOCKER_HOST,
+    engine: e.SD_ENGINE,
   }));
 
 /** The settings, parsed once; see `schema` for each one's meaning and default. */

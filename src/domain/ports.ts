@@ -175,6 +175,7 @@ export type RecordPatch = Partial<
     | 'active'
     | 'ports'
     | 'ip'
+    | 'node'
     | 'startCount'
     | 'checkinAt'
     | 'nextCheckAt'

@@ -23,7 +23,14 @@ export interface SleepersDeps {
   readonly syncEveryMs?: number;
   /** Which records are this host's (every one, on a single engine). */
   readonly onThisHost?: (record: ContainerRecord) => boolean;
+  /**
+   * Where a held connection is joined to once the container runs: by default its address on the containers'
+   * network and its own port; on a swarm (whose overlay addresses this host cannot reach) its published port here.
+   */
+  readonly reach?: (record: ContainerRecord, port: { readonly containerPort: number; readonly hostPort: number }) => { host: string; port: number };
 }
+
+const byAddress = (record: ContainerRecord, port: { readonly containerPort: number }) => ({ host: record.ip, port: port.containerPort });
 
 export interface Sleepers {
   /** Settles once every sleeping container's ports are listened on for the first time. */
@@ -61,6 +68,7 @@ export function keepSleepers({
   maxHeld,
   syncEveryMs = 2_000,
   onThisHost = () => true,
+  reach = byAddress,
 }: SleepersDeps): Sleepers {
   const waking = new Map<string, Waking>();
   const holder = new PortHolder({
@@ -136,7 +144,7 @@ export function keepSleepers({
     const alive = async () => (await store.get(id).catch(() => record))?.status === 'running';
     // An image with a health check is ready when it passes (a database accepts before it takes queries): asked
     // once its first held port accepts, and then as often as it takes.
-    const firstPort = { host: record.ip, port: first.containerPort };
+    const firstPort = reach(record, first);
     for (let asked = Date.now(); Date.now() < deadline && !(await accepts(firstPort, 250));) {
       if (Date.now() - asked > 500) {
         asked = Date.now();
@@ -150,7 +158,7 @@ export function keepSleepers({
     }
     const outcomes = await Promise.all(
       state.held.map(async (held) => {
-        const outcome = await join(held, { host: record.ip, port: held.containerPort }, deadline, alive);
+        const outcome = await join(held, reach(record, held), deadline, alive);
         if (outcome === 'joined' && !answered) {
           answered = true;
           const seconds = (Date.now() - state.firstAt) / 1000;

@@ -91,6 +91,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     address: config.publishAddress,
     timeoutMs: config.wakeTimeout * 1000,
     maxHeld: config.wakeMaxHeld,
+    // A task's overlay address is not reachable from its node: its published port is (host-mode publishing).
+    ...(config.engine === 'swarm'
+      ? { reach: (_record, port) => ({ host: config.publishAddress === '0.0.0.0' ? '127.0.0.1' : config.publishAddress, port: port.hostPort }) }
+      : {}),
   });
 
   // The first pass (at start-up) only resumes: the follower reconciles everything as it opens the stream.

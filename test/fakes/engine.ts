@@ -14,6 +14,7 @@ export function aRecord(id: string, extra: Partial<ContainerRecord> = {}): Conta
     active: 0,
     ports: {},
     ip: '',
+    node: '',
     startCount: 1,
     checkinAt: null,
     createdAt: 0,
@@ -31,7 +32,7 @@ export function aRecord(id: string, extra: Partial<ContainerRecord> = {}): Conta
 
 /** A container as the engine tells of it, with `extra` on top. */
 export function aContainer(id: string, extra: Partial<RuntimeContainer> = {}): RuntimeContainer {
-  return { id, name: `/${id}`, image: 'demo', running: true, ports: {}, ip: '', createdAt: 0, pid: 0, labels: {}, ended: null, ...extra };
+  return { id, name: `/${id}`, image: 'demo', running: true, ports: {}, ip: '', node: '', createdAt: 0, pid: 0, labels: {}, ended: null, ...extra };
 }
 
 /**

@@ -176,6 +176,7 @@ function record(id: string): ContainerRecord {
     active: 0,
     ports: {},
     ip: '',
+    node: '',
     startCount: 1,
     wakeOnConnect: false,
     checkinAt: null,

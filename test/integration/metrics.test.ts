@@ -66,6 +66,7 @@ describe('GET /metrics', () => {
       active: 0,
       ports: {},
       ip: '',
+      node: '',
       startCount: 1,
       wakeOnConnect: false,
       checkinAt: null,

@@ -21,6 +21,7 @@ const record = (id: string): ContainerRecord => ({
   active: 0,
   ports: {},
   ip: '',
+  node: '',
   startCount: 1,
   wakeOnConnect: false,
   checkinAt: null,

@@ -13,6 +13,7 @@ const SMALL_IMAGES: Record<string, string> = {
   [TEST_IMAGES.httpd]: 'EXPOSE 80\nCMD ["httpd", "-f", "-p", "80", "-h", "/bin"]',
   [TEST_IMAGES.chatty]: 'CMD ["sh", "-c", "i=0; while :; do i=$((i+1)); echo out-$i; echo err-$i >&2; sleep 0.2; done"]',
   [TEST_IMAGES.exits]: 'EXPOSE 80\nCMD ["true"]',
+  [TEST_IMAGES.volume]: 'EXPOSE 80\nVOLUME /data\nCMD ["httpd", "-f", "-p", "80", "-h", "/data"]',
   [TEST_IMAGES.flood]: 'CMD ["yes", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]',
   [TEST_IMAGES.stubborn]: 'EXPOSE 7000\nCMD ["sh", "-c", "trap \\"\\" TERM; while :; do sleep 1; done"]',
   [TEST_IMAGES.echo]: 'EXPOSE 7000\nCMD ["sh", "-c", "sleep 1; exec nc -ll -p 7000 -e /bin/cat"]',

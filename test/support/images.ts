@@ -18,6 +18,8 @@ export const TEST_IMAGES = {
   flood: 'spin-docker-test/flood',
   /** An echo server on 7000 (busybox nc), that takes a second to start listening. */
   echo: 'spin-docker-test/echo',
+  /** busybox httpd on port 80 serving its volume /data (what a volume keeps across a stop). */
+  volume: 'spin-docker-test/volume',
   /** Exposes a port, but its command exits at once. */
   exits: 'spin-docker-test/exits',
   /** The image kit (images/), built by images/build.sh. */

@@ -17,7 +17,8 @@ export const JOBS = {
   pull: 'pull-image',
 } as const;
 
-const containerId = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-hex Docker id');
+/** A container's 64-hex id, or a swarm service's 25 characters of base 36 (SD_ENGINE=swarm). */
+const containerId = z.string().regex(/^(?:[0-9a-f]{64}|[0-9a-z]{25})$/, "a 64-hex Docker id or a swarm service's id");
 
 /** `startCount` names the start being stopped (it is part of the job id). */
 export const stopPayload = z.object({ id: containerId, startCount: z.number().int().nonnegative() });

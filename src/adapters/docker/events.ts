@@ -63,11 +63,7 @@ export class DockerEvents implements EngineEvents {
    * Follows the engine's event stream with these filters until `signal` aborts; only opening it has a
    * deadline. Resolves once it is open, with `closed`, which settles when it ends, fails or is aborted.
    */
-  private async follow(
-    filters: Record<string, string[]>,
-    onData: (chunk: Buffer | string) => void,
-    signal: AbortSignal,
-  ): Promise<{ readonly closed: Promise<void> }> {
+  async follow(filters: Record<string, string[]>, onData: (chunk: Buffer | string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
     const opening = new AbortController();
     const stopOpening = () => opening.abort(signal.reason);
     signal.addEventListener('abort', stopOpening, { once: true });

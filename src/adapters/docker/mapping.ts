@@ -42,6 +42,7 @@ export function fromInspect(info: ContainerInspectInfo): RuntimeContainer {
       ? portsFromInspect(info.NetworkSettings.Ports)
       : portsFromInspect(info.HostConfig.PortBindings as ContainerInspectInfo['NetworkSettings']['Ports']),
     ip: running ? firstAddress(info.NetworkSettings.Networks, (info.NetworkSettings as { IPAddress?: string }).IPAddress) : '',
+    node: '',
     createdAt: Date.parse(info.Created),
     pid: running ? info.State.Pid : 0,
     labels: info.Config.Labels ?? {},
@@ -59,6 +60,7 @@ export function fromListing(info: ContainerInfo): RuntimeContainer {
     running,
     ports: running ? portsFromListing(info.Ports) : {},
     ip: running ? firstAddress(info.NetworkSettings?.Networks) : '',
+    node: '',
     createdAt: info.Created * 1000,
     pid: 0,
     labels: info.Labels ?? {},

@@ -12,6 +12,11 @@ export interface NetworkOptions {
   /** SD_NETWORK: made by the server when missing; `bridge` is Docker's default bridge. */
   readonly name: string;
   readonly instance: string;
+  /**
+   * `bridge` (a single engine: inter-container traffic off), or `overlay` (a swarm: attachable, spanning its
+   * nodes; Docker's overlay driver has no such switch, so its containers can reach each other).
+   */
+  readonly driver?: 'bridge' | 'overlay';
   /** Told once when the named network lets containers reach each other (one made by hand, or `bridge`). */
   readonly onOpen?: (name: string) => void;
 }
@@ -76,9 +81,8 @@ export class DockerNetwork {
         .call('create the network', (abortSignal) =>
           this.engine.docker.createNetwork({
             Name: name,
-            Driver: 'bridge',
             CheckDuplicate: true,
-            Options: { [ICC]: 'false' },
+            ...(this.options.driver === 'overlay' ? { Driver: 'overlay', Attachable: true } : { Driver: 'bridge', Options: { [ICC]: 'false' } }),
             Labels: { [NETWORK_LABEL]: 'true' },
             abortSignal,
           } as never),
@@ -95,7 +99,7 @@ export class DockerNetwork {
       await this.engine.call('remove the network', (abortSignal) => this.engine.docker.getNetwork(other.Id).remove({ abortSignal })).catch(() => undefined);
     }
     const full = await this.inspect(kept.Id);
-    if (full.Options?.[ICC] !== 'false') this.options.onOpen?.(name);
+    if (full.Options?.[ICC] !== 'false' || this.options.driver === 'overlay') this.options.onOpen?.(name);
     return info(full);
   }
 

@@ -91,6 +91,7 @@ const recordHash = z
       .string()
       .default('')
       .transform((s) => (s === '' ? [] : s.split(','))),
+    node: z.string().default(''),
   })
   .transform((h): ContainerRecord => ({
     id: h.container_id,
@@ -120,6 +121,7 @@ const recordHash = z
     netBytes: h.net_bytes,
     trafficAt: h.traffic_at,
     connectedPorts: h.connected_ports,
+    node: h.node,
   }));
 
 const ms = (value: number | null) => (value === null ? '' : String(value));
@@ -132,6 +134,7 @@ function patchFields(patch: RecordPatch): string[] {
   if (patch.active !== undefined) put('active', String(patch.active));
   if (patch.ports !== undefined) put('ports', JSON.stringify(patch.ports));
   if (patch.ip !== undefined) put('ip', patch.ip);
+  if (patch.node !== undefined) put('node', patch.node);
   if (patch.startCount !== undefined) put('run', String(patch.startCount));
   if (patch.checkinAt !== undefined) put('checkin_at', ms(patch.checkinAt));
   if (patch.nextCheckAt !== undefined) put('next_check_at', ms(patch.nextCheckAt));

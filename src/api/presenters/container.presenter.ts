@@ -51,5 +51,6 @@ export function presentContainer(record: ContainerRecord, rules: PresentationSet
     delete_at: iso(record.deleteAt),
     stop_reason: record.status === 'running' ? null : record.stopReason,
     kept_by: describeKeptBy(record, now, rules),
+    node: record.node === '' ? null : record.node,
   };
 }

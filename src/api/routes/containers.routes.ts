@@ -23,7 +23,7 @@ export function containersRoutes(
     res.set('X-Audit-Failures', String(failures)).json(records.map(present));
   };
 
-  // A full id, or a unique prefix of at least 4 hex characters; what follows sees the full id.
+  // A full id, or a unique prefix of at least 4 characters; what follows sees the full id.
   router.param('id', async (req, _res, next, id: string) => {
     req.params.id = await requests.resolveId(id);
     next();

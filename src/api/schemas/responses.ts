@@ -9,8 +9,8 @@ const isoTime = z.iso.datetime().describe('ISO 8601 time, UTC');
 const portString = z.string().describe('A published host port, or "" when none');
 
 export const containerView = z.object({
-  container_id: z.string().describe("Docker's full container id (64 hex characters)"),
-  name: z.string().describe("Docker's name for it, with a leading slash"),
+  container_id: z.string().describe("Docker's full container id (64 hex characters); on a swarm (SD_ENGINE=swarm), its service's id (25 characters)"),
+  name: z.string().describe("Docker's name for it, with a leading slash (on a swarm, its service's name)"),
   image: z.string(),
   status: z.enum(CONTAINER_STATUSES),
   active: z.string().describe('The latest reported count of active connections, as a string'),
@@ -41,6 +41,7 @@ export const containerView = z.object({
     .describe(
       'While it runs, what keeps it up, by the rule that decides its idle stop: "2 connections on 5432/tcp", "check-in 40 s ago (active=1)", "extended until 18:00 UTC"…',
     ),
+  node: z.string().nullable().describe('On a swarm, the node (host name) its task runs on, or is kept on while stopped; null on a single engine'),
 });
 
 export const layerProgress = z.object({

@@ -29,6 +29,11 @@ export interface ContainerRecord {
   /** Address on the Docker network while running, '' otherwise; the key of check-ins. */
   readonly ip: string;
   /**
+   * The swarm node its task runs on, or last ran on (a stopped one is kept there, its volumes with it), by host
+   * name; '' on a single engine (SD_ENGINE=docker).
+   */
+  readonly node: string;
+  /**
    * How many times the server has started it (1 after the create), so that work meant for an earlier start
    * (a stop job, a decision) can recognise itself as stale.
    */
@@ -80,6 +85,8 @@ export interface RuntimeContainer {
   readonly running: boolean;
   readonly ports: PortMap;
   readonly ip: string;
+  /** The swarm node it runs on (or is kept on while stopped), '' on a single engine. */
+  readonly node: string;
   /** Epoch ms of the container's creation, as Docker recorded it. */
   readonly createdAt: number;
   /** Its init process on the host while running, 0 when unknown (a listing does not say). */
@@ -180,6 +187,7 @@ export function startPatch(record: Pick<ContainerRecord, 'startCount'>, actual: 
     connectedPorts: [] as readonly string[],
     stopReason: null,
     stoppedAt: null,
+    node: actual.node,
   };
   if (!actual.running) return { ...fresh, ...stoppedPatch(now), stopReason: actual.ended ?? 'exited' };
   return {

@@ -50,15 +50,16 @@ export interface RequestDeps {
 }
 
 const FULL_ID = /^[0-9a-f]{64}$/;
-const SHORT_ID = /^[0-9a-f]{4,63}$/;
+/** A prefix of a container's id (hex), or of a swarm service's (Docker's base 36: lowercase letters and digits). */
+const SHORT_ID = /^[0-9a-z]{4,63}$/;
 
 /** The use cases a client's HTTP request calls: read, create, start, stop and delete containers. */
 export function createContainerRequests(deps: RequestDeps) {
   const { runtime, store, queue, clock, settings, logger, hostPorts } = deps;
 
   /**
-   * A container id as a client may write it: the full 64-hex id, or a unique prefix of at least 4 hex
-   * characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
+   * A container id as a client may write it: the full 64-hex id (a swarm service's full id is its own prefix),
+   * or a unique prefix of at least 4 characters, as Docker takes them. An ambiguous prefix is the client's to fix (400).
    */
   async function resolveId(given: string): Promise<string> {
     if (FULL_ID.test(given)) return given;

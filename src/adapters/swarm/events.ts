@@ -1,0 +1,56 @@
+import { LABELS } from '../../domain/containers/labels.js';
+import type { EngineEvents } from '../../domain/ports.js';
+import { jsonLines, type DockerEvents } from '../docker/events.js';
+
+/** The swarm's label on a task's container naming its service. */
+const SERVICE_ID = 'com.docker.swarm.service.id';
+
+/**
+ * Hands on the service id of every event that may change a service's state as we record it: a service's own
+ * events (made, changed, removed), and the start and death of a task's container (the service id is on it).
+ */
+export function serviceIds(onId: (id: string) => void): (chunk: Buffer | string) => void {
+  return jsonLines((value) => {
+    const event = value as { Type?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } } | null;
+    const id = event?.Type === 'service' ? event.Actor?.ID : event?.Type === 'container' ? event.Actor?.Attributes?.[SERVICE_ID] : undefined;
+    if (typeof id === 'string' && id !== '') onId(id);
+  });
+}
+
+/**
+ * What the manager's engine tells as it happens, for this installation's services. Its containers' events
+ * are those of the manager's node only: a task on another node is followed by the reconciliation's passes.
+ */
+export class SwarmEvents implements EngineEvents {
+  constructor(
+    private readonly events: DockerEvents,
+    private readonly instance: string,
+  ) {}
+
+  async watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
+    const handle = serviceIds(onChange);
+    // Either stream ending is a gap: both are closed then, and the caller reconciles and opens them again.
+    const both = new AbortController();
+    const stop = () => both.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) stop();
+    const end = () => {
+      signal.removeEventListener('abort', stop);
+      both.abort();
+    };
+    try {
+      const [services, containers] = await Promise.all([
+        this.events.follow({ type: ['service'] }, handle, both.signal),
+        this.events.follow({ type: ['container'], label: [`${LABELS.instance}=${this.instance}`], event: ['start', 'die', 'destroy'] }, handle, both.signal),
+      ]);
+      return { closed: Promise.race([services.closed, containers.closed]).then(end) };
+    } catch (error) {
+      end();
+      throw error;
+    }
+  }
+
+  watchImages(onChange: () => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
+    return this.events.watchImages(onChange, signal);
+  }
+}

@@ -1,0 +1,363 @@
+import type Docker from 'dockerode';
+import { pipeline, type Readable } from 'node:stream';
+import type { ContainerLimits } from '../../config/env.js';
+import { LABELS } from '../../domain/containers/labels.js';
+import type { RuntimeContainer } from '../../domain/containers/record.js';
+import { DomainError } from '../../domain/errors.js';
+import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
+import { DeadlineError, type EngineConnection } from '../docker/connection.js';
+import type { DockerContainers } from '../docker/containers.js';
+import { demuxTransform } from '../docker/demux.js';
+import { dockerStatus } from '../docker/errors.js';
+import type { DockerImages } from '../docker/images.js';
+import {
+  fromService,
+  latestTask,
+  pinConstraint,
+  pinnedNode,
+  taskEnded,
+  taskEnding,
+  taskLive,
+  type EngineService,
+  type EngineTask,
+  type ServiceSpec,
+} from './mapping.js';
+
+export interface ServiceOptions {
+  /** This installation's name: the value of the instance label, on the service and on its tasks' containers. */
+  readonly instance: string;
+  readonly limits: ContainerLimits;
+  /** The id of the overlay network the services are attached to (made when missing). */
+  readonly network: () => Promise<string>;
+  /** Between two looks at a service whose task is on its way (running, or gone). */
+  readonly pollMs?: number;
+}
+
+/** The label a volume made for a service carries: the service's name (so that its delete finds them). */
+export const VOLUME_LABEL = 'io.spin-docker.service';
+
+/**
+ * This installation's containers as swarm services, one task each: create makes a service with one replica
+ * (restart policy none: a container that ends stays ended, as on one engine), stop scales it to 0 and keeps
+ * it on the node it ran on, start scales it to 1 there, delete removes it. A service's task is a new container
+ * at every start: what must outlive a stop lives in the image's volumes, which are named volumes of the
+ * service's own on its node (the single engine's anonymous ones would be new at every start).
+ */
+export class SwarmServices implements ContainerOperations {
+  private readonly nodeNames = new Map<string, string>();
+
+  constructor(
+    private readonly engine: EngineConnection,
+    private readonly images: Pick<DockerImages, 'inspect'>,
+    /** The manager's own engine, for what only the node a task runs on can do (its health check, here). */
+    private readonly local: Pick<DockerContainers, 'ready'>,
+    private readonly options: ServiceOptions,
+  ) {}
+
+  private get pollMs(): number {
+    return this.options.pollMs ?? 100;
+  }
+
+  async createAndStart(spec: CreateSpec): Promise<RuntimeContainer> {
+    const image = await this.images.inspect(spec.image);
+    if (image === null) throw new DomainError('invalid', 'image_not_found', `Image ${spec.image} doesn't exist`);
+    const name = `sd-${spec.labels[LABELS.createId] ?? Date.now().toString(36)}`;
+    const volumes = Object.keys(image.Config?.Volumes ?? {}).sort();
+    const { limits } = this.options;
+    const labels = { ...spec.labels, [LABELS.instance]: this.options.instance };
+    const serviceSpec = {
+      Name: name,
+      Labels: labels,
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: spec.image,
+          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+          // The task's container carries the instance label too: the engine's container events are filtered by it.
+          Labels: { [LABELS.instance]: this.options.instance },
+          Init: true,
+          CapabilityDrop: ['CAP_NET_RAW'],
+          Mounts: volumes.map((target, index) => ({
+            Type: 'volume',
+            Source: `${name}-v${index}`,
+            Target: target,
+            VolumeOptions: { Labels: { [VOLUME_LABEL]: name, [LABELS.instance]: this.options.instance } },
+          })),
+        },
+        Resources: {
+          Limits: {
+            ...(limits.memory > 0 ? { MemoryBytes: limits.memory } : {}),
+            ...(limits.cpus > 0 ? { NanoCPUs: Math.round(limits.cpus * 1e9) } : {}),
+            ...(limits.pids > 0 ? { Pids: limits.pids } : {}),
+          },
+        },
+        RestartPolicy: { Condition: 'none' },
+        LogDriver: { Name: 'json-file', Options: { 'max-size': limits.logMaxSize, 'max-file': String(limits.logMaxFiles) } },
+        Networks: [{ Target: await this.options.network() }],
+      },
+      Mode: { Replicated: { Replicas: 1 } },
+      // Host mode: each port is bound on the node its task runs on, as a single engine binds it, so that the
+      // node's own processes (the wake listener, the probe) find it there; the routing mesh would answer on
+      // every node and hide which one holds the container.
+      EndpointSpec: {
+        Ports: Object.entries(spec.ports).map(([inside, outside]) => {
+          const [port, protocol = 'tcp'] = inside.split('/');
+          return { Protocol: protocol, TargetPort: Number(port), PublishedPort: Number(outside), PublishMode: 'host' };
+        }),
+      },
+    };
+    const created = (await this.engine.call('create the service', (abortSignal) =>
+      this.engine.docker.createService({ ...serviceSpec, abortSignal } as unknown as Docker.CreateServiceOptions),
+    )) as { id?: string; ID?: string };
+    const id = created.id ?? created.ID ?? '';
+    try {
+      const started = await this.settle(id);
+      if (started === null) throw new DomainError('internal', 'service_vanished', `The service of ${name} vanished while it started`);
+      if (!started.running && started.ended !== null && /^(rejected|failed):/.test(started.ended)) {
+        throw new DomainError('unavailable', 'task_not_started', `The swarm could not start ${spec.image}: ${started.ended}`);
+      }
+      return started;
+    } catch (error) {
+      // Created but not startable (no node can run it, or the engine stopped answering): nothing is left behind.
+      await this.removeService(id, volumes.length > 0 ? name : undefined).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async recreate(id: string): Promise<RuntimeContainer> {
+    // A host port taken at a start shows on a swarm as a rejected task (the node says why), never as the
+    // engine's "port is already allocated": the single engine's move to another port does not arise here.
+    throw new DomainError('conflict', 'not_on_swarm', `Container ${id} runs on a swarm: its ports are not moved`);
+  }
+
+  async ready(id: string): Promise<boolean> {
+    const tasks = await this.tasks(id);
+    const task = latestTask(tasks);
+    const containerId = task?.Status.ContainerStatus?.ContainerID;
+    if (task === undefined || task.Status.State !== 'running' || containerId === undefined) return false;
+    // Its health check runs where its container is: on this engine's node, else the swarm's running is the answer.
+    try {
+      return await this.local.ready(containerId);
+    } catch (error) {
+      if (dockerStatus(error) === 404) return true;
+      throw error;
+    }
+  }
+
+  async start(id: string): Promise<RuntimeContainer | null> {
+    const service = await this.service(id);
+    if (service === null) return null;
+    if ((service.Spec.Mode.Replicated?.Replicas ?? 0) !== 1) {
+      await this.update(id, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
+    }
+    return this.settle(id);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
+    const service = await this.service(id);
+    if (service === null) return 'missing';
+    const tasks = await this.tasks(id);
+    const node = latestTask(tasks)?.NodeID;
+    const keptOn = node === undefined ? pinnedNode(service.Spec) : await this.hostname(node);
+    await this.update(id, (spec) => ({
+      ...spec,
+      Mode: { Replicated: { Replicas: 0 } },
+      TaskTemplate: {
+        ...spec.TaskTemplate,
+        ContainerSpec: { ...spec.TaskTemplate.ContainerSpec, StopGracePeriod: timeoutSeconds * 1e9 },
+        // Kept on its node: its volumes are there, and its next start finds them.
+        Placement: {
+          ...spec.TaskTemplate.Placement,
+          Constraints: [
+            ...(spec.TaskTemplate.Placement?.Constraints ?? []).filter((c) => !c.startsWith('node.hostname==')),
+            ...(keptOn === '' ? [] : [pinConstraint(keptOn)]),
+          ],
+        },
+      },
+    }));
+    const deadline = Date.now() + timeoutSeconds * 1000 + this.engine.timeoutMs;
+    while (Date.now() < deadline) {
+      const left = await this.tasks(id);
+      if (left.every((task) => taskEnded(task))) return 'stopped';
+      await sleep(this.pollMs);
+    }
+    throw new DomainError(
+      'unavailable',
+      'docker_unavailable',
+      `The swarm did not stop the task of ${id} within ${Math.round((deadline - Date.now()) / 1000)} s`,
+    );
+  }
+
+  async remove(id: string): Promise<void> {
+    const service = await this.service(id);
+    if (service === null) return;
+    const volumes = (service.Spec.TaskTemplate.ContainerSpec.Mounts ?? []).some((mount) => mount.Type === 'volume');
+    await this.removeService(id, volumes ? service.Spec.Name : undefined);
+  }
+
+  /** Removes a service, then (once its containers are gone from this node) the volumes made for it. */
+  private async removeService(id: string, volumesOf: string | undefined): Promise<void> {
+    try {
+      await this.engine.call('remove the service', (abortSignal) => this.engine.docker.getService(id).remove({ abortSignal } as object));
+    } catch (error) {
+      if (dockerStatus(error) !== 404) throw error;
+    }
+    if (volumesOf === undefined) return;
+    const deadline = Date.now() + 2 * this.engine.timeoutMs;
+    for (;;) {
+      const volumes = await this.engine.call('list volumes', (abortSignal) =>
+        this.engine.docker.listVolumes({ filters: { label: [`${VOLUME_LABEL}=${volumesOf}`] }, abortSignal } as object),
+      );
+      const left = (volumes as { Volumes?: { Name: string }[] | null }).Volumes ?? [];
+      if (left.length === 0) return;
+      for (const volume of left) {
+        // In use (409) until the node has removed the task's container: tried again.
+        await this.engine
+          .call('remove the volume', (abortSignal) => this.engine.docker.getVolume(volume.Name).remove({ abortSignal } as object))
+          .catch(() => undefined);
+      }
+      if (Date.now() > deadline) return;
+      await sleep(this.pollMs);
+    }
+  }
+
+  async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable> {
+    if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
+    const reading = new AbortController();
+    const deadline = setTimeout(() => reading.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
+    const stop = () => reading.abort();
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    let engineStream: Readable;
+    try {
+      engineStream = await this.engine.call(options.follow ? 'follow the logs' : 'read the logs', () =>
+        this.openLogs(id, { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps, follow: options.follow }, reading.signal),
+      );
+    } catch (error) {
+      signal.removeEventListener('abort', stop);
+      throw error;
+    } finally {
+      clearTimeout(deadline);
+    }
+    const lines = demuxTransform();
+    pipeline(engineStream, lines, () => signal.removeEventListener('abort', stop));
+    reading.signal.addEventListener('abort', () => lines.destroy(), { once: true });
+    if (reading.signal.aborted) lines.destroy();
+    return lines;
+  }
+
+  /** `GET /services/<id>/logs` as a stream: the output of its tasks, wherever they ran. */
+  private openLogs(id: string, query: Record<string, unknown>, abortSignal: AbortSignal): Promise<Readable> {
+    const modem = this.engine.docker.modem as { dial(options: object, callback: (error: unknown, data: unknown) => void): void };
+    return new Promise((resolve, reject) => {
+      modem.dial(
+        {
+          path: `/services/${id}/logs?`,
+          method: 'GET',
+          abortSignal,
+          isStream: true,
+          statusCodes: { 200: true, 404: 'no such service', 500: 'server error', 503: 'node is not part of a swarm' },
+          options: query,
+        },
+        (error, data) => (error ? reject(error as Error) : resolve(data as Readable)),
+      );
+    });
+  }
+
+  async listManaged(): Promise<RuntimeContainer[]> {
+    const [services, tasks] = await Promise.all([
+      this.engine.call(
+        'list services',
+        (abortSignal) =>
+          this.engine.docker.listServices({ filters: { label: [`${LABELS.instance}=${this.options.instance}`] }, abortSignal } as object) as Promise<unknown>,
+      ) as Promise<EngineService[]>,
+      this.engine.call('list tasks', (abortSignal) => this.engine.docker.listTasks({ abortSignal } as object)) as Promise<EngineTask[]>,
+    ]);
+    const byService = new Map<string, EngineTask[]>();
+    for (const task of tasks) byService.set(task.ServiceID, [...(byService.get(task.ServiceID) ?? []), task]);
+    await this.knowNodes(tasks);
+    return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeNames.get(node) ?? node));
+  }
+
+  async inspect(id: string): Promise<RuntimeContainer | null> {
+    const service = await this.service(id);
+    if (service === null) return null;
+    const tasks = await this.tasks(id);
+    await this.knowNodes(tasks);
+    return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+  }
+
+  /** Waits until the service's newest task runs or has ended (or there is none to wait for), and says what it is then. */
+  private async settle(id: string): Promise<RuntimeContainer | null> {
+    const deadline = Date.now() + 3 * this.engine.timeoutMs;
+    for (;;) {
+      const service = await this.service(id);
+      if (service === null) return null;
+      const tasks = await this.tasks(id);
+      const latest = latestTask(tasks);
+      const wanted = service.Spec.Mode.Replicated?.Replicas ?? 0;
+      const settled = wanted === 0 || (latest !== undefined && (latest.Status.State === 'running' || !taskLive(latest)));
+      if (settled) {
+        await this.knowNodes(tasks);
+        return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+      }
+      if (Date.now() > deadline) {
+        const why = latest === undefined ? 'no task yet' : `its task is ${latest.Status.State}${latest.Status.Err ? `: ${latest.Status.Err}` : ''}`;
+        throw new DomainError('unavailable', 'task_not_started', `The swarm did not start ${id} in time (${why}; ${taskEnding(latest) ?? 'no node took it'})`);
+      }
+      await sleep(this.pollMs);
+    }
+  }
+
+  /** The service, if it is one of this installation's. */
+  private async service(id: string): Promise<EngineService | null> {
+    try {
+      const service = (await this.engine.call('inspect the service', (abortSignal) =>
+        this.engine.docker.getService(id).inspect({ abortSignal } as object),
+      )) as EngineService;
+      return service.Spec.Labels?.[LABELS.instance] === this.options.instance ? service : null;
+    } catch (error) {
+      if (dockerStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  private tasks(serviceId: string): Promise<EngineTask[]> {
+    return this.engine.call('list tasks', (abortSignal) =>
+      this.engine.docker.listTasks({ filters: { service: [serviceId] }, abortSignal } as object),
+    ) as Promise<EngineTask[]>;
+  }
+
+  /** Changes a service's spec, at the version read (a concurrent change makes the engine refuse; read again then). */
+  private async update(id: string, change: (spec: ServiceSpec) => ServiceSpec): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const service = await this.service(id);
+      if (service === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
+      try {
+        await this.engine.call('update the service', (abortSignal) =>
+          this.engine.docker.getService(id).update({ ...change(service.Spec), version: service.Version.Index, abortSignal } as object),
+        );
+        return;
+      } catch (error) {
+        // "update out of sequence": someone else changed it since it was read.
+        if (attempt >= 3 || !/out of sequence/i.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  /** A node's host name by its id (asked once per node). */
+  private async hostname(nodeId: string): Promise<string> {
+    await this.knowNodes([{ NodeID: nodeId }]);
+    return this.nodeNames.get(nodeId) ?? nodeId;
+  }
+
+  private async knowNodes(tasks: readonly Pick<EngineTask, 'NodeID'>[]): Promise<void> {
+    if (tasks.every((task) => task.NodeID === undefined || this.nodeNames.has(task.NodeID))) return;
+    const nodes = (await this.engine.call('list nodes', (abortSignal) => this.engine.docker.listNodes({ abortSignal } as object))) as {
+      ID: string;
+      Description?: { Hostname?: string };
+    }[];
+    for (const node of nodes) this.nodeNames.set(node.ID, node.Description?.Hostname ?? node.ID);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
