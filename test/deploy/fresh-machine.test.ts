@@ -23,14 +23,16 @@ let address = '';
 const inHost = async (command: string, timeoutMs = 120_000) =>
   (await run('docker', ['exec', host, 'bash', '-c', command], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 })).stdout;
 
+/**
+ * The API as the host's own user reaches it (curl on the host, to loopback): with the default password the
+ * quick start's server answers only this host and its containers.
+ */
 async function api(method: string, path: string, body?: Record<string, string>) {
-  const res = await fetch(`http://${address}:8080${path}`, {
-    method,
-    headers: { authorization: `Basic ${Buffer.from('admin:spindocker').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: body === undefined ? undefined : new URLSearchParams(body).toString(),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, string> & unknown[] };
+  const data = body === undefined ? '' : `--data '${new URLSearchParams(body).toString()}'`;
+  const out = await inHost(`curl -s -m 30 -u admin:spindocker -X ${method} ${data} -w '\\n%{http_code}' http://127.0.0.1:8080${path}`);
+  const lines = out.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  return { status, body: JSON.parse(lines.join('\n')) as Record<string, string> & unknown[] };
 }
 
 beforeAll(async () => {
@@ -44,6 +46,10 @@ beforeAll(async () => {
     }
     await inHost('update-ca-certificates >/dev/null');
   }
+  // Nor does it know the npm registry: a machine here is told it (npm's own configuration file), as it is told
+  // its CAs; scripts/install-node.sh reads it from there while there is no npm yet.
+  const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim();
+  await inHost(`printf 'registry=%s\\n' '${registry}' >/root/.npmrc`);
   // The repository as a clone would have it: the files git knows, as they are in the working tree.
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { encoding: 'buffer' });
   await inHost(`mkdir -p ${REPO}`);
@@ -86,6 +92,13 @@ describe("the README's two commands on a machine that has nothing", () => {
     expect(created.body.status).toBe('running');
     const page = await inHost(`curl -fsS http://127.0.0.1:${created.body.app_port}/`);
     expect(page).toMatch(/spin-docker/i);
+    // From another machine (this one), the default password is refused with a message naming SD_PASSWORD.
+    const remote = await fetch(`http://${address}:8080/v1/images`, {
+      headers: { authorization: `Basic ${Buffer.from('admin:spindocker').toString('base64')}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(remote.status).toBe(403);
+    expect(((await remote.json()) as { code: string; message: string }).message).toMatch(/SD_PASSWORD/);
   }, 1_600_000);
 
   it('npm test passes there', async () => {
