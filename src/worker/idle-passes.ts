@@ -1,4 +1,5 @@
 import type { IdlePass } from '../domain/activity/idle-pass.js';
+import type { ContainerRecord } from '../domain/containers/record.js';
 import type { ConnectionProbe, Leases, Logger } from '../domain/ports.js';
 import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { every } from './periodic.js';
@@ -15,6 +16,8 @@ export interface IdlePassesDeps {
   readonly leases: Leases;
   /** Names this host's lease. */
   readonly host: string;
+  /** The records this host's pass is for (every one on a single engine; on a swarm, its node's). */
+  readonly onThisHost?: (record: ContainerRecord) => boolean;
   readonly logger: Logger;
   /** Called whenever the mode changes. */
   readonly onModeChange?: (mode: ActivityMode) => void;
@@ -35,7 +38,7 @@ export interface IdlePasses {
  * log says why, once), and decides every check that is due. A pass in which no container's sockets could be
  * read at all (a worker outside the host's PID namespace, a rootless engine) counts as "cannot work here" too.
  */
-export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
+export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, onThisHost, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
   let mode: ActivityMode = 'reported-only';
   const become = (next: ActivityMode) => {
     if (next === mode) return;
@@ -58,7 +61,7 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
       const why = sources.observed ? await probe.unavailable() : null;
       const sample = sources.observed && why === null;
       const endPass = metrics?.activityPass.startTimer();
-      const report = await pass.run({ sample });
+      const report = await pass.run({ sample, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
       endPass?.();
       if (why !== null) off(why);
       if (!sample) return;

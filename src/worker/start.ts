@@ -5,6 +5,7 @@ import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { startHeartbeat } from '../adapters/redis/health.js';
 import type { Config } from '../config/env.js';
 import type { IdlePass } from '../domain/activity/idle-pass.js';
+import type { ContainerRecord } from '../domain/containers/record.js';
 import type { Consistency } from '../domain/containers/consistency.js';
 import type { ContainerJobs } from '../domain/containers/jobs.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
@@ -22,7 +23,7 @@ export interface WorkerDeps {
   readonly logger: Logger;
   readonly redis: Redis;
   readonly prefix: string;
-  readonly runtime: Pick<ContainerRuntime, 'watch' | 'ready'>;
+  readonly runtime: Pick<ContainerRuntime, 'watch' | 'ready' | 'localNode'>;
   readonly jobs: ContainerJobs;
   readonly consistency: Consistency;
   readonly idlePass: IdlePass;
@@ -67,7 +68,19 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     logger,
     onReconnect: () => deps.metrics.eventStreamReconnects.inc({ stream: 'containers' }),
   });
+  // Per-host work (the idle pass, the sleeping containers' listeners) is for the records of this host: every
+  // one on a single engine; on a swarm, those of this node (known once its engine has said which node it is;
+  // until then, none), another node's being its own worker's.
+  let node: string | undefined = config.engine === 'swarm' ? undefined : '';
+  if (node === undefined) {
+    void deps.runtime.localNode().then(
+      (name) => (node = name),
+      (error: unknown) => logger.warn({ err: error }, "cannot tell which swarm node this is; this node's containers are not watched"),
+    );
+  }
+  const onThisHost = (record: ContainerRecord) => node === '' || record.node === node || (record.node === '' && node !== undefined);
   const idle = runIdlePasses({
+    onThisHost,
     sources: config.activitySources,
     intervalMs: config.activitySampleInterval * 1000,
     probe: deps.probe,
@@ -82,6 +95,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   });
   const heartbeat = startHeartbeat(deps.redis, deps.prefix, () => idle.mode());
   const sleepers = keepSleepers({
+    onThisHost,
     store: deps.store,
     events: deps.events,
     wake: deps.wake,

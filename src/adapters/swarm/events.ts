@@ -18,12 +18,16 @@ export function serviceIds(onId: (id: string) => void): (chunk: Buffer | string)
 }
 
 /**
- * What the manager's engine tells as it happens, for this installation's services. Its containers' events
- * are those of the manager's node only: a task on another node is followed by the reconciliation's passes.
+ * What the swarm tells as it happens, for this installation's services: the manager's service events, and
+ * the task containers' starts and deaths on this node's engine (each node's worker follows its own; the
+ * reconciliation's passes cover a node with none).
  */
 export class SwarmEvents implements EngineEvents {
   constructor(
+    /** The manager's engine. */
     private readonly events: DockerEvents,
+    /** This node's engine. */
+    private readonly nodeEvents: DockerEvents,
     private readonly instance: string,
   ) {}
 
@@ -41,7 +45,11 @@ export class SwarmEvents implements EngineEvents {
     try {
       const [services, containers] = await Promise.all([
         this.events.follow({ type: ['service'] }, handle, both.signal),
-        this.events.follow({ type: ['container'], label: [`${LABELS.instance}=${this.instance}`], event: ['start', 'die', 'destroy'] }, handle, both.signal),
+        this.nodeEvents.follow(
+          { type: ['container'], label: [`${LABELS.instance}=${this.instance}`], event: ['start', 'die', 'destroy'] },
+          handle,
+          both.signal,
+        ),
       ]);
       return { closed: Promise.race([services.closed, containers.closed]).then(end) };
     } catch (error) {

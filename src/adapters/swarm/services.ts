@@ -19,6 +19,7 @@ import {
   taskEnding,
   taskLive,
   type EngineService,
+  type NodeState,
   type EngineTask,
   type ServiceSpec,
 } from './mapping.js';
@@ -44,7 +45,9 @@ export const VOLUME_LABEL = 'io.spin-docker.service';
  * service's own on its node (the single engine's anonymous ones would be new at every start).
  */
 export class SwarmServices implements ContainerOperations {
-  private readonly nodeNames = new Map<string, string>();
+  /** The swarm's nodes by id, as last listed, and when. */
+  private nodes = new Map<string, NodeState>();
+  private nodesAt = 0;
 
   constructor(
     private readonly engine: EngineConnection,
@@ -177,7 +180,9 @@ export class SwarmServices implements ContainerOperations {
     const deadline = Date.now() + timeoutSeconds * 1000 + this.engine.timeoutMs;
     while (Date.now() < deadline) {
       const left = await this.tasks(id);
-      if (left.every((task) => taskEnded(task))) return 'stopped';
+      await this.knowNodes(left);
+      // A task on a node the swarm has lost never says it ended: it is not running anywhere the swarm can reach.
+      if (left.every((task) => taskEnded(task) || (task.NodeID !== undefined && this.nodeState(task.NodeID).down))) return 'stopped';
       await sleep(this.pollMs);
     }
     throw new DomainError(
@@ -275,7 +280,7 @@ export class SwarmServices implements ContainerOperations {
     const byService = new Map<string, EngineTask[]>();
     for (const task of tasks) byService.set(task.ServiceID, [...(byService.get(task.ServiceID) ?? []), task]);
     await this.knowNodes(tasks);
-    return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeNames.get(node) ?? node));
+    return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeState(node)));
   }
 
   async inspect(id: string): Promise<RuntimeContainer | null> {
@@ -283,7 +288,7 @@ export class SwarmServices implements ContainerOperations {
     if (service === null) return null;
     const tasks = await this.tasks(id);
     await this.knowNodes(tasks);
-    return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+    return fromService(service, tasks, (node) => this.nodeState(node));
   }
 
   /** Waits until the service's newest task runs or has ended (or there is none to wait for), and says what it is then. */
@@ -298,7 +303,7 @@ export class SwarmServices implements ContainerOperations {
       const settled = wanted === 0 || (latest !== undefined && (latest.Status.State === 'running' || !taskLive(latest)));
       if (settled) {
         await this.knowNodes(tasks);
-        return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+        return fromService(service, tasks, (node) => this.nodeState(node));
       }
       if (Date.now() > deadline) {
         const why = latest === undefined ? 'no task yet' : `its task is ${latest.Status.State}${latest.Status.Err ? `: ${latest.Status.Err}` : ''}`;
@@ -344,20 +349,32 @@ export class SwarmServices implements ContainerOperations {
     }
   }
 
-  /** A node's host name by its id (asked once per node). */
+  /** A node's host name by its id. */
   private async hostname(nodeId: string): Promise<string> {
     await this.knowNodes([{ NodeID: nodeId }]);
-    return this.nodeNames.get(nodeId) ?? nodeId;
+    return this.nodeState(nodeId).name;
   }
 
+  private nodeState(nodeId: string): NodeState {
+    // A node the swarm no longer lists (removed) is lost too.
+    return this.nodes.get(nodeId) ?? { name: nodeId, down: true };
+  }
+
+  /** Lists the nodes when one of the tasks' is not known, or when the last listing is older than NODES_FRESH_MS. */
   private async knowNodes(tasks: readonly Pick<EngineTask, 'NodeID'>[]): Promise<void> {
-    if (tasks.every((task) => task.NodeID === undefined || this.nodeNames.has(task.NodeID))) return;
+    const fresh = Date.now() - this.nodesAt < NODES_FRESH_MS;
+    if (fresh && tasks.every((task) => task.NodeID === undefined || this.nodes.has(task.NodeID))) return;
     const nodes = (await this.engine.call('list nodes', (abortSignal) => this.engine.docker.listNodes({ abortSignal } as object))) as {
       ID: string;
       Description?: { Hostname?: string };
+      Status?: { State?: string };
     }[];
-    for (const node of nodes) this.nodeNames.set(node.ID, node.Description?.Hostname ?? node.ID);
+    this.nodes = new Map(nodes.map((node) => [node.ID, { name: node.Description?.Hostname ?? node.ID, down: node.Status?.State !== 'ready' }]));
+    this.nodesAt = Date.now();
   }
 }
+
+/** How long a listing of the nodes (their names, whether they are up) stands. */
+const NODES_FRESH_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

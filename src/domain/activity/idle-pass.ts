@@ -180,9 +180,13 @@ export function createIdlePass(deps: IdlePassDeps) {
   }
 
   return {
-    /** One pass; `sample: false` decides on what the records already say (observation is off or not wanted). */
-    async run(options: { readonly sample: boolean }): Promise<PassReport> {
-      const all = await store.list();
+    /**
+     * One pass; `sample: false` decides on what the records already say (observation is off or not wanted).
+     * `only`: the records this pass is for (a swarm node's worker: those of its node; another node's are its own worker's).
+     */
+    async run(options: { readonly sample: boolean; readonly only?: (record: ContainerRecord) => boolean }): Promise<PassReport> {
+      const listed = await store.list();
+      const all = options.only === undefined ? listed : listed.filter(options.only);
       let running = all.filter((record) => record.status === 'running');
       let [unknown, active, written] = [0, 0, 0];
       if (options.sample) {

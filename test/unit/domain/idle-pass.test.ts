@@ -43,6 +43,21 @@ describe('the idle pass', () => {
     expect(store.records.get('not-due')).toMatchObject({ strikes: 0, nextCheckAt: due + 1 });
   });
 
+  it("on a swarm node, samples and decides only the records of its node: another node's are its own worker's", async () => {
+    const { store, queue, pass } = setUp(
+      [
+        ['here', { ports: { '80/tcp': '1' }, pid: 5, nextCheckAt: 0, strikes: 1, node: 'node-1' }],
+        ['there', { ports: { '80/tcp': '2' }, pid: 6, nextCheckAt: 0, strikes: 1, node: 'node-2' }],
+      ],
+      { here: 0, there: null },
+    );
+    const report = await pass.run({ sample: true, only: (record) => record.node === 'node-1' });
+    expect(report).toMatchObject({ containers: 1, unknown: 0, stopping: 1 });
+    expect(queue.queued).toEqual(['stop here 1']);
+    // Not sampled here (it would read as unknown, overwriting its own node's sample), nor decided.
+    expect(store.records.get('there')).toMatchObject({ status: 'running', strikes: 1, connections: null });
+  });
+
   it('never makes a container idle from a sample it could not take', async () => {
     const { store, pass } = setUp([['unknown', { ports: { '80/tcp': '1' }, pid: 5, nextCheckAt: 0, strikes: 1, observedAt: 999_990 }]], { unknown: null });
     const report = await pass.run({ sample: true });
