@@ -25,13 +25,16 @@ const ended = (tasks: Task[]) => tasks.every((t) => ['complete', 'shutdown', 'fa
 
 /** What `docker service create --replicas 1 --restart-condition none -p mode=host,…` does, until its task runs. */
 async function rawCreate(docker: Docker, label: string, port: number): Promise<string> {
-  const service = (await docker.createService({
-    Name: `sd-bench-raw-${port}`,
-    Labels: { [LABELS.instance]: label },
-    TaskTemplate: { ContainerSpec: { Image: DEMO_IMAGE, Init: true }, RestartPolicy: { Condition: 'none' } },
-    Mode: { Replicated: { Replicas: 1 } },
-    EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'host' }] },
-  } as Docker.CreateServiceOptions)) as unknown as { id: string };
+  const service = (await docker.createService(
+    undefined as unknown as Docker.AuthConfig,
+    {
+      Name: `sd-bench-raw-${port}`,
+      Labels: { [LABELS.instance]: label },
+      TaskTemplate: { ContainerSpec: { Image: DEMO_IMAGE, Init: true }, RestartPolicy: { Condition: 'none' } },
+      Mode: { Replicated: { Replicas: 1 } },
+      EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'host' }] },
+    } as Docker.ServiceSpec,
+  )) as unknown as { id: string };
   await untilTasks(docker, service.id, running);
   return service.id;
 }

@@ -116,7 +116,17 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
           : "the containers' network lets them reach each other (SD_NETWORK is bridge, or a network made by hand with inter-container traffic on)",
       ),
   };
-  const runtime = config.engine === 'swarm' ? createSwarmRuntime(docker, { ...runtimeOptions, nodeDocker }) : createDockerRuntime(docker, runtimeOptions);
+  // A swarm start waits for its task: at most until a create's mark would expire, less one engine deadline for the record.
+  const markSeconds = Math.max(config.orphanGrace, 3 * config.dockerTimeout);
+  const runtime =
+    config.engine === 'swarm'
+      ? createSwarmRuntime(docker, {
+          ...runtimeOptions,
+          nodeDocker,
+          stopTimeoutSeconds: config.stopTimeout,
+          startTimeoutMs: Math.max(10, markSeconds - config.dockerTimeout) * 1000,
+        })
+      : createDockerRuntime(docker, runtimeOptions);
   const prefix = keyPrefix(config.instance);
   const eventLog = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
   const unpublished = (error: unknown, type: string) => logger.warn({ err: (error as Error)?.message, type }, 'an event could not be published');
@@ -131,7 +141,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     checkinUrl: options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort)),
     // A create is three engine calls (create, start, inspect), each allowed SD_DOCKER_TIMEOUT: a create younger
     // than that may still be on its way to a record, and its container is never taken for an unfinished one.
-    orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
+    orphanGrace: markSeconds,
     activitySources: config.activitySources,
     allowedImages: config.allowedImages,
     defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),

@@ -61,7 +61,9 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
       const why = sources.observed ? await probe.unavailable() : null;
       const sample = sources.observed && why === null;
       const endPass = metrics?.activityPass.startTimer();
-      const report = await pass.run({ sample, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
+      // On a swarm each node's worker samples its node's containers, and one worker at a time decides for all.
+      const decide = onThisHost === undefined || (await leases.acquire('idle-decide', Math.max(500, intervalMs - 250)));
+      const report = await pass.run({ sample, decide, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
       endPass?.();
       if (why !== null) off(why);
       if (!sample) return;
@@ -84,6 +86,7 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
     async close() {
       await passes.stop();
       await leases.release(`idle-pass:${host}`).catch(() => undefined);
+      if (onThisHost !== undefined) await leases.release('idle-decide').catch(() => undefined);
     },
   };
 }

@@ -32,7 +32,6 @@ export class SwarmEvents implements EngineEvents {
   ) {}
 
   async watch(onChange: (id: string) => void, signal: AbortSignal): Promise<{ readonly closed: Promise<void> }> {
-    const handle = serviceIds(onChange);
     // Either stream ending is a gap: both are closed then, and the caller reconciles and opens them again.
     const both = new AbortController();
     const stop = () => both.abort(signal.reason);
@@ -44,10 +43,11 @@ export class SwarmEvents implements EngineEvents {
     };
     try {
       const [services, containers] = await Promise.all([
-        this.events.follow({ type: ['service'] }, handle, both.signal),
+        // Each stream its own line buffer: a line split across chunks of one is never joined to the other's.
+        this.events.follow({ type: ['service'] }, serviceIds(onChange), both.signal),
         this.nodeEvents.follow(
           { type: ['container'], label: [`${LABELS.instance}=${this.instance}`], event: ['start', 'die', 'destroy'] },
-          handle,
+          serviceIds(onChange),
           both.signal,
         ),
       ]);

@@ -32,6 +32,15 @@ export interface ServiceOptions {
   readonly network: () => Promise<string>;
   /** Between two looks at a service whose task is on its way (running, or gone). */
   readonly pollMs?: number;
+  /** SD_STOP_TIMEOUT: how long a task's stop waits before SIGKILL. */
+  readonly stopTimeoutSeconds: number;
+  /**
+   * How long a start may take before it is given up (its service removed, at a create): under the create's
+   * mark (SD_ORPHAN_GRACE), so that no worker takes a slow start for an unfinished create.
+   */
+  readonly startTimeoutMs: number;
+  /** This node's engine: the volumes this node keeps for services that no longer exist are removed through it. */
+  readonly nodeEngine?: EngineConnection;
 }
 
 /** The label a volume made for a service carries: the service's name (so that its delete finds them). */
@@ -79,6 +88,8 @@ export class SwarmServices implements ContainerOperations {
           Labels: { [LABELS.instance]: this.options.instance },
           Init: true,
           CapabilityDrop: ['CAP_NET_RAW'],
+          // A running task keeps the spec it was made with: its stop's grace period is set from the start.
+          StopGracePeriod: this.options.stopTimeoutSeconds * 1e9,
           Mounts: volumes.map((target, index) => ({
             Type: 'volume',
             Source: `${name}-v${index}`,
@@ -109,11 +120,12 @@ export class SwarmServices implements ContainerOperations {
       },
     };
     const created = (await this.engine.call('create the service', (abortSignal) =>
-      this.engine.docker.createService({ ...serviceSpec, abortSignal } as unknown as Docker.CreateServiceOptions),
+      // No registry credentials (the images are the nodes' own): dockerode takes a lone argument for them.
+      this.engine.docker.createService(undefined as unknown as Docker.AuthConfig, { ...serviceSpec, abortSignal } as unknown as Docker.ServiceSpec),
     )) as { id?: string; ID?: string };
     const id = created.id ?? created.ID ?? '';
     try {
-      const started = await this.settle(id);
+      const started = await this.settle(id, new Set());
       if (started === null) throw new DomainError('internal', 'service_vanished', `The service of ${name} vanished while it started`);
       if (!started.running && started.ended !== null && /^(rejected|failed):/.test(started.ended)) {
         throw new DomainError('unavailable', 'task_not_started', `The swarm could not start ${spec.image}: ${started.ended}`);
@@ -149,10 +161,22 @@ export class SwarmServices implements ContainerOperations {
   async start(id: string): Promise<RuntimeContainer | null> {
     const service = await this.service(id);
     if (service === null) return null;
+    const before = await this.tasks(id);
+    const latest = latestTask(before);
     if ((service.Spec.Mode.Replicated?.Replicas ?? 0) !== 1) {
       await this.update(id, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
+    } else if (latest !== undefined && latest.Status.State === 'running') {
+      return this.settle(id, new Set());
+    } else if (latest === undefined || !taskLive(latest)) {
+      // One replica whose task ended by itself (restart policy none): the swarm makes no other until the
+      // service changes, so it is made to (ForceUpdate), as `docker service update --force` does.
+      await this.update(id, (spec) => ({
+        ...spec,
+        TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: ((spec.TaskTemplate.ForceUpdate as number | undefined) ?? 0) + 1 },
+      }));
     }
-    return this.settle(id);
+    // The task this start makes, not the last run's (which may still be listed a moment, ended).
+    return this.settle(id, new Set(before.map((task) => task.ID)));
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
@@ -269,6 +293,8 @@ export class SwarmServices implements ContainerOperations {
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {
+    // This node's volumes first: one there before the listing whose service the listing lacks is a deleted one's.
+    const volumes = this.options.nodeEngine === undefined ? [] : await this.nodeVolumes().catch(() => []);
     const [services, tasks] = await Promise.all([
       this.engine.call(
         'list services',
@@ -280,7 +306,29 @@ export class SwarmServices implements ContainerOperations {
     const byService = new Map<string, EngineTask[]>();
     for (const task of tasks) byService.set(task.ServiceID, [...(byService.get(task.ServiceID) ?? []), task]);
     await this.knowNodes(tasks);
+    const names = new Set(services.map((service) => service.Spec.Name));
+    await this.removeVolumes(volumes.filter((volume) => !names.has(volume.Labels?.[VOLUME_LABEL] ?? ''))).catch(() => undefined);
     return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeState(node)));
+  }
+
+  /**
+   * The volumes this node keeps for the installation's services. A service's delete removes its volumes on
+   * the node the delete runs on; a node's own (its worker's full passes) are removed here once their service
+   * is gone.
+   */
+  private async nodeVolumes(): Promise<{ Name: string; Labels?: Record<string, string> | null }[]> {
+    const engine = this.options.nodeEngine as EngineConnection;
+    const listed = await engine.call('list volumes', (abortSignal) =>
+      engine.docker.listVolumes({ filters: { label: [`${LABELS.instance}=${this.options.instance}`, VOLUME_LABEL] }, abortSignal } as object),
+    );
+    return (listed as { Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }).Volumes ?? [];
+  }
+
+  private async removeVolumes(volumes: readonly { Name: string }[]): Promise<void> {
+    const engine = this.options.nodeEngine as EngineConnection;
+    for (const volume of volumes) {
+      await engine.call('remove the volume', (abortSignal) => engine.docker.getVolume(volume.Name).remove({ abortSignal } as object)).catch(() => undefined);
+    }
   }
 
   async inspect(id: string): Promise<RuntimeContainer | null> {
@@ -291,19 +339,22 @@ export class SwarmServices implements ContainerOperations {
     return fromService(service, tasks, (node) => this.nodeState(node));
   }
 
-  /** Waits until the service's newest task runs or has ended (or there is none to wait for), and says what it is then. */
-  private async settle(id: string): Promise<RuntimeContainer | null> {
-    const deadline = Date.now() + 3 * this.engine.timeoutMs;
+  /**
+   * Waits until the service's newest task (one not in `earlier`) runs or has ended (or there is none to wait
+   * for), and says what it is then.
+   */
+  private async settle(id: string, earlier: ReadonlySet<string>): Promise<RuntimeContainer | null> {
+    const deadline = Date.now() + this.options.startTimeoutMs;
     for (;;) {
       const service = await this.service(id);
       if (service === null) return null;
       const tasks = await this.tasks(id);
-      const latest = latestTask(tasks);
+      const latest = latestTask(tasks.filter((task) => !earlier.has(task.ID)));
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 0;
       const settled = wanted === 0 || (latest !== undefined && (latest.Status.State === 'running' || !taskLive(latest)));
       if (settled) {
         await this.knowNodes(tasks);
-        return fromService(service, tasks, (node) => this.nodeState(node));
+        return fromService(service, latest === undefined ? tasks : [latest], (node) => this.nodeState(node));
       }
       if (Date.now() > deadline) {
         const why = latest === undefined ? 'no task yet' : `its task is ${latest.Status.State}${latest.Status.Err ? `: ${latest.Status.Err}` : ''}`;
@@ -369,7 +420,8 @@ export class SwarmServices implements ContainerOperations {
       Description?: { Hostname?: string };
       Status?: { State?: string };
     }[];
-    this.nodes = new Map(nodes.map((node) => [node.ID, { name: node.Description?.Hostname ?? node.ID, down: node.Status?.State !== 'ready' }]));
+    // Only `down` is lost: a manager that has just restarted (or a new leader) says `unknown` of every node a while.
+    this.nodes = new Map(nodes.map((node) => [node.ID, { name: node.Description?.Hostname ?? node.ID, down: node.Status?.State === 'down' }]));
     this.nodesAt = Date.now();
   }
 }

@@ -27,6 +27,10 @@ export interface SwarmRuntimeOptions extends DockerRuntimeOptions {
   /** This node's own engine (SD_NODE_DOCKER_HOST), for what is done where the tasks run; the manager's when not given. */
   readonly nodeDocker?: Docker;
   readonly pollMs?: number;
+  /** SD_STOP_TIMEOUT, in seconds. */
+  readonly stopTimeoutSeconds: number;
+  /** How long a start may take (under a create's mark: see services.ts). */
+  readonly startTimeoutMs: number;
 }
 
 export function createSwarmRuntime(docker: Docker, options: SwarmRuntimeOptions): ContainerRuntime {
@@ -46,6 +50,9 @@ export function createSwarmRuntime(docker: Docker, options: SwarmRuntimeOptions)
     instance: options.instance,
     limits: options.limits,
     network: async () => (await network.ensure()).id,
+    stopTimeoutSeconds: options.stopTimeoutSeconds,
+    startTimeoutMs: options.startTimeoutMs,
+    nodeEngine,
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   const events = new SwarmEvents(new DockerEvents(engine, options.instance), new DockerEvents(nodeEngine, options.instance), options.instance);
