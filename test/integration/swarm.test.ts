@@ -124,6 +124,15 @@ describe('SD_ENGINE=swarm (one node)', () => {
   it('starts again a container whose task ended by itself (a new task of the same service), and gives its stop SD_STOP_TIMEOUT', async () => {
     const created = await create(TEST_IMAGES.httpd);
     const id = created.container_id;
+    // Kept up whatever its activity (the idle stop here is seconds away): what ends it is the kill below.
+    expect(
+      (
+        await h.http
+          .patch(`/v1/containers/${id}`)
+          .auth(...h.auth)
+          .send({ extend: '1h' })
+      ).status,
+    ).toBe(200);
     // The task's stop waits SD_STOP_TIMEOUT (3 s here) from its first run on, not Docker's default 10 s.
     expect(await docker('service', 'inspect', id, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.StopGracePeriod}}')).toBe('3000000000');
     await docker('kill', await taskContainer(id));

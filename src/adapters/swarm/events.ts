@@ -2,6 +2,9 @@ import { LABELS } from '../../domain/containers/labels.js';
 import type { EngineEvents } from '../../domain/ports.js';
 import { jsonLines, type DockerEvents } from '../docker/events.js';
 
+/** After a task container's event, when its service is looked at again (its task's state follows the node's word). */
+const TASK_SETTLES_MS = [1_000, 5_000];
+
 /** The swarm's label on a task's container naming its service. */
 const SERVICE_ID = 'com.docker.swarm.service.id';
 
@@ -37,9 +40,24 @@ export class SwarmEvents implements EngineEvents {
     const stop = () => both.abort(signal.reason);
     signal.addEventListener('abort', stop, { once: true });
     if (signal.aborted) stop();
+    // A container's death reaches the manager's task a moment after the node's event: the service is told
+    // of again once its task has had time to say so (else the record would wait for the next full pass).
+    const timers = new Set<NodeJS.Timeout>();
+    const settled = (id: string) => {
+      onChange(id);
+      for (const ms of TASK_SETTLES_MS) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          onChange(id);
+        }, ms);
+        timers.add(timer);
+      }
+    };
     const end = () => {
       signal.removeEventListener('abort', stop);
       both.abort();
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
     };
     try {
       const [services, containers] = await Promise.all([
@@ -47,7 +65,7 @@ export class SwarmEvents implements EngineEvents {
         this.events.follow({ type: ['service'] }, serviceIds(onChange), both.signal),
         this.nodeEvents.follow(
           { type: ['container'], label: [`${LABELS.instance}=${this.instance}`], event: ['start', 'die', 'destroy'] },
-          serviceIds(onChange),
+          serviceIds(settled),
           both.signal,
         ),
       ]);

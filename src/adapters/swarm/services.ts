@@ -165,9 +165,10 @@ export class SwarmServices implements ContainerOperations {
     const latest = latestTask(before);
     if ((service.Spec.Mode.Replicated?.Replicas ?? 0) !== 1) {
       await this.update(id, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
-    } else if (latest !== undefined && latest.Status.State === 'running') {
+    } else if (latest !== undefined && (latest.Status.State === 'running' || taskLive(latest))) {
+      // Running, or on its way there: that task is the answer.
       return this.settle(id, new Set());
-    } else if (latest === undefined || !taskLive(latest)) {
+    } else {
       // One replica whose task ended by itself (restart policy none): the swarm makes no other until the
       // service changes, so it is made to (ForceUpdate), as `docker service update --force` does.
       await this.update(id, (spec) => ({
