@@ -14,9 +14,10 @@ import { stopScenario } from './scenarios/stop.js';
 import { sweepScenario } from './scenarios/sweep.js';
 import { floorScenario } from './scenarios/floor.js';
 import { wakeScenario } from './scenarios/wake.js';
+import { swarmScenario } from './scenarios/swarm.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only create,list]`: every scenario against the real API and worker
+ * `npm run bench [-- --quick] [-- --only create,list]`: every scenario (but `swarm`, run only when named) against the real API and worker
  * processes, a private Redis and this machine's Docker engine, each compared with the raw engine in the same
  * run. Prints a table per scenario and writes bench/results/latest.json (quick.json in quick mode).
  */
@@ -31,7 +32,11 @@ const SCENARIOS: Record<string, (env: BenchEnv) => Promise<ScenarioReport>> = {
   dashboard: dashboardScenario,
   wake: wakeScenario,
   floor: floorScenario,
+  swarm: swarmScenario,
 };
+
+/** Scenarios run only when named with --only (they change the engine's state: a swarm is made for the run). */
+const ON_REQUEST = new Set(['swarm']);
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(name);
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
-      if (only !== undefined && !only.includes(name)) continue;
+      if (only !== undefined ? !only.includes(name) : ON_REQUEST.has(name)) continue;
       const report = await scenario(env);
       printReport(report);
       reports.push(report);

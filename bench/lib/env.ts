@@ -88,7 +88,8 @@ export function rssMiB(pid: number): number {
  * Starts a private redis-server (append-only, as `npm start` runs it), the compiled API and worker, and
  * builds the demo image when missing. Everything is removed again by close().
  */
-export async function startBenchEnv(quick: boolean): Promise<BenchEnv> {
+/** `extra`: settings of the server under test on top of the bench's own (SD_ENGINE=swarm, for the swarm scenario). */
+export async function startBenchEnv(quick: boolean, extra: Readonly<Record<string, string>> = {}): Promise<BenchEnv> {
   const docker = new Docker();
   await docker.ping();
   if (!(await docker.listImages({ filters: { reference: [DEMO_IMAGE] } })).length) {
@@ -117,6 +118,7 @@ export async function startBenchEnv(quick: boolean): Promise<BenchEnv> {
     // The list, check-in and sweep scenarios write records that have no container; the periodic full pass
     // would rightly forget them mid-measurement, so it is pushed out of the run (events still count).
     SD_RECONCILE_INTERVAL: '3600',
+    ...extra,
   };
   // BENCH_PROFILE=1: CPU profiles of both processes in bench/results/profiles (open them in Chrome's devtools).
   const profile = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];

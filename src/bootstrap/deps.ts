@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { BullJobQueue } from '../adapters/bullmq/job.queue.js';
 import { createDockerClient } from '../adapters/docker/connection.js';
-import { createDockerRuntime } from '../adapters/docker/docker.runtime.js';
+import { createDockerRuntime, type DockerRuntimeOptions } from '../adapters/docker/docker.runtime.js';
 import { createSwarmRuntime } from '../adapters/swarm/swarm.runtime.js';
 import { TaskProbe } from '../adapters/swarm/task-probe.js';
 import { EngineConnection } from '../adapters/docker/connection.js';
@@ -100,8 +100,8 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
   const metrics = createMetrics(options.role, options.role === 'api' ? { countByStatus: () => store.countByStatus() } : undefined);
   const docker = createDockerClient(config.dockerHost);
-  const createRuntime = config.engine === 'swarm' ? createSwarmRuntime : createDockerRuntime;
-  const runtime = createRuntime(docker, {
+  const nodeDocker = config.nodeDockerHost === config.dockerHost ? docker : createDockerClient(config.nodeDockerHost);
+  const runtimeOptions: DockerRuntimeOptions = {
     onCall: (operation, seconds, ok) => metrics.engineCalls.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,
     timeoutMs: config.dockerTimeout * 1000,
@@ -111,9 +111,22 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     onOpenNetwork: (name) =>
       logger.warn(
         { network: name },
-        "the containers' network lets them reach each other (SD_NETWORK is bridge, or a network made by hand with inter-container traffic on)",
+        config.engine === 'swarm'
+          ? "the containers' overlay network lets them reach each other (Docker's overlay driver has no switch for it)"
+          : "the containers' network lets them reach each other (SD_NETWORK is bridge, or a network made by hand with inter-container traffic on)",
       ),
-  });
+  };
+  // A swarm start waits for its task: at most until a create's mark would expire, less one engine deadline for the record.
+  const markSeconds = Math.max(config.orphanGrace, 3 * config.dockerTimeout);
+  const runtime =
+    config.engine === 'swarm'
+      ? createSwarmRuntime(docker, {
+          ...runtimeOptions,
+          nodeDocker,
+          stopTimeoutSeconds: config.stopTimeout,
+          startTimeoutMs: Math.max(10, markSeconds - config.dockerTimeout) * 1000,
+        })
+      : createDockerRuntime(docker, runtimeOptions);
   const prefix = keyPrefix(config.instance);
   const eventLog = new RedisEventLog(redis, prefix, config.eventsMaxLength, logger);
   const unpublished = (error: unknown, type: string) => logger.warn({ err: (error as Error)?.message, type }, 'an event could not be published');
@@ -128,7 +141,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     checkinUrl: options.checkinUrl ?? config.checkinUrl ?? (await defaultCheckinUrl(runtime, config.checkinPort)),
     // A create is three engine calls (create, start, inspect), each allowed SD_DOCKER_TIMEOUT: a create younger
     // than that may still be on its way to a record, and its container is never taken for an unfinished one.
-    orphanGrace: Math.max(config.orphanGrace, 3 * config.dockerTimeout),
+    orphanGrace: markSeconds,
     activitySources: config.activitySources,
     allowedImages: config.allowedImages,
     defaultSshKeys: await defaultSshKeys(config.sshAuthorizedKeysFile),
@@ -141,9 +154,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     expiryWarning: config.expiryWarning,
     quietConnection: config.quietConnection,
   };
-  const hostProbe = new ProcConnectionProbe(config.procRoot, config.dockerHost);
+  const hostProbe = new ProcConnectionProbe(config.procRoot, config.nodeDockerHost);
   // On a swarm, a record names a service: its task's container on this node is what the probe reads.
-  const probe = config.engine === 'swarm' ? new TaskProbe(new EngineConnection(docker, { timeoutMs: config.dockerTimeout * 1000 }), hostProbe) : hostProbe;
+  const probe = config.engine === 'swarm' ? new TaskProbe(new EngineConnection(nodeDocker, { timeoutMs: config.dockerTimeout * 1000 }), hostProbe) : hostProbe;
   const useCaseDeps = { runtime, store, queue, clock, settings, logger, events: eventLog };
   const hostPorts = createHostPorts({ store, hostPorts: new BindProbe(config.publishAddress), clock, settings });
   const images = createImageCatalog({ runtime, logger, onReconnect: () => metrics.eventStreamReconnects.inc({ stream: 'images' }) });

@@ -240,6 +240,12 @@ const schema = z
       .describe(
         'What runs the containers: `docker`, the one engine at DOCKER_HOST; `swarm`, a Docker Swarm whose manager DOCKER_HOST is (each container one service with one task).',
       ),
+    SD_NODE_DOCKER_HOST: z
+      .string()
+      .optional()
+      .describe(
+        "With SD_ENGINE=swarm: this node's own engine, for the work done where the tasks run (observing them, waking them, their health checks, their containers' events); unset: DOCKER_HOST (a manager's own node).",
+      ),
   })
   .superRefine((env, ctx) => {
     if (env.SD_ENVIRONMENT === 'production' && (env.SD_PASSWORD === '' || env.SD_PASSWORD === DEFAULT_PASSWORD)) {
@@ -335,6 +341,7 @@ const schema = z
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,
     dockerHost: e.DOCKER_HOST,
     engine: e.SD_ENGINE,
+    nodeDockerHost: e.SD_NODE_DOCKER_HOST ?? e.DOCKER_HOST,
   }));
 
 /** The settings, parsed once; see `schema` for each one's meaning and default. */

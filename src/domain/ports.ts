@@ -105,6 +105,11 @@ export interface EngineInfo {
   answering(timeoutMs?: number): Promise<boolean>;
   /** The address containers reach this host on (their network's gateway), or undefined when the engine cannot tell. */
   gatewayAddress(): Promise<string | undefined>;
+  /**
+   * The swarm node this process's engine is (its host name, as records name nodes), '' on a single engine:
+   * what per-host work (the probe, the sleeping containers' listeners) is for.
+   */
+  localNode(): Promise<string>;
   /** The subnets this host's containers are on (theirs, and Docker's default bridge): where check-ins come from. */
   localNetworks(): Promise<readonly string[]>;
 }

@@ -1,4 +1,5 @@
 import type { IdlePass } from '../domain/activity/idle-pass.js';
+import type { ContainerRecord } from '../domain/containers/record.js';
 import type { ConnectionProbe, Leases, Logger } from '../domain/ports.js';
 import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { every } from './periodic.js';
@@ -15,6 +16,8 @@ export interface IdlePassesDeps {
   readonly leases: Leases;
   /** Names this host's lease. */
   readonly host: string;
+  /** The records this host's pass is for (every one on a single engine; on a swarm, its node's). */
+  readonly onThisHost?: (record: ContainerRecord) => boolean;
   readonly logger: Logger;
   /** Called whenever the mode changes. */
   readonly onModeChange?: (mode: ActivityMode) => void;
@@ -35,7 +38,7 @@ export interface IdlePasses {
  * log says why, once), and decides every check that is due. A pass in which no container's sockets could be
  * read at all (a worker outside the host's PID namespace, a rootless engine) counts as "cannot work here" too.
  */
-export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
+export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, onThisHost, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
   let mode: ActivityMode = 'reported-only';
   const become = (next: ActivityMode) => {
     if (next === mode) return;
@@ -58,7 +61,9 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
       const why = sources.observed ? await probe.unavailable() : null;
       const sample = sources.observed && why === null;
       const endPass = metrics?.activityPass.startTimer();
-      const report = await pass.run({ sample });
+      // On a swarm each node's worker samples its node's containers, and one worker at a time decides for all.
+      const decide = onThisHost === undefined || (await leases.acquire('idle-decide', Math.max(500, intervalMs - 250)));
+      const report = await pass.run({ sample, decide, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
       endPass?.();
       if (why !== null) off(why);
       if (!sample) return;
@@ -81,6 +86,7 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
     async close() {
       await passes.stop();
       await leases.release(`idle-pass:${host}`).catch(() => undefined);
+      if (onThisHost !== undefined) await leases.release('idle-decide').catch(() => undefined);
     },
   };
 }

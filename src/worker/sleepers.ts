@@ -97,7 +97,8 @@ export function keepSleepers({
     if (closing) return;
     await Promise.all(
       [...wanted.values()]
-        .filter((record) => !holder.has(record.id) && !waking.has(record.id))
+        // Also a container one of whose ports could not be had last time (something held it a moment): tried again.
+        .filter((record) => !holder.holdsAll(record.id, tcpBindings(record.ports)) && !waking.has(record.id))
         .map((record) => holder.open(record.id, tcpBindings(record.ports))),
     );
   }

@@ -5,6 +5,7 @@ import type { Metrics } from '../adapters/prometheus/metrics.js';
 import { startHeartbeat } from '../adapters/redis/health.js';
 import type { Config } from '../config/env.js';
 import type { IdlePass } from '../domain/activity/idle-pass.js';
+import type { ContainerRecord } from '../domain/containers/record.js';
 import type { Consistency } from '../domain/containers/consistency.js';
 import type { ContainerJobs } from '../domain/containers/jobs.js';
 import type { ImagePulls } from '../domain/images/pulls.js';
@@ -22,7 +23,7 @@ export interface WorkerDeps {
   readonly logger: Logger;
   readonly redis: Redis;
   readonly prefix: string;
-  readonly runtime: Pick<ContainerRuntime, 'watch' | 'ready'>;
+  readonly runtime: Pick<ContainerRuntime, 'watch' | 'ready' | 'localNode'>;
   readonly jobs: ContainerJobs;
   readonly consistency: Consistency;
   readonly idlePass: IdlePass;
@@ -67,7 +68,28 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     logger,
     onReconnect: () => deps.metrics.eventStreamReconnects.inc({ stream: 'containers' }),
   });
+  // Per-host work (the idle pass, the sleeping containers' listeners) is for the records of this host: every
+  // one on a single engine; on a swarm, those of this node (known once its engine has said which node it is;
+  // until then, none), another node's being its own worker's.
+  const swarm = config.engine === 'swarm';
+  let node: string | undefined;
+  let closing = false;
+  // Asked until the engine answers (a worker may start before its node's dockerd does).
+  const learnNode = async () => {
+    for (let attempt = 0; !closing && node === undefined; attempt += 1) {
+      try {
+        node = await deps.runtime.localNode();
+        logger.info({ node }, 'this worker watches the containers of swarm node');
+      } catch (error) {
+        if (attempt === 0) logger.warn({ err: error }, "cannot tell which swarm node this is yet; this node's containers are watched once it can");
+        await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+      }
+    }
+  };
+  if (swarm) void learnNode();
+  const onThisNode = swarm ? { onThisHost: (record: ContainerRecord) => node !== undefined && (record.node === node || record.node === '') } : {};
   const idle = runIdlePasses({
+    ...onThisNode,
     sources: config.activitySources,
     intervalMs: config.activitySampleInterval * 1000,
     probe: deps.probe,
@@ -82,6 +104,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   });
   const heartbeat = startHeartbeat(deps.redis, deps.prefix, () => idle.mode());
   const sleepers = keepSleepers({
+    ...onThisNode,
     store: deps.store,
     events: deps.events,
     wake: deps.wake,
@@ -113,6 +136,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   return {
     ready: Promise.all([follower.ready, passes.first, idle.ready, sleepers.ready]).then(() => undefined),
     async close() {
+      closing = true;
       heartbeat.stop();
       // Worker.close() waits for the jobs in hand to finish; a pass in progress is finished too.
       await Promise.all([passes.stop(), idle.close(), ...workers.map((w) => w.close()), follower.close(), sleepers.close()]);

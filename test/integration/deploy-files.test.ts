@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,12 @@ describe('deployment files', () => {
   it('ansible/spin_docker.yml passes ansible-playbook --syntax-check', async () => {
     const { stdout } = await run('ansible-playbook', ['--syntax-check', '-i', 'ansible/hosts', 'ansible/spin_docker.yml']);
     expect(stdout).toContain('playbook: ansible/spin_docker.yml');
+  });
+
+  it("uses ansible_managed in templates only (a task's inline content has no such variable: the run would stop there)", async () => {
+    const tasks = 'ansible/roles/spin_docker/tasks';
+    const offenders = readdirSync(tasks).filter((file) => readFileSync(join(tasks, file), 'utf8').includes('ansible_managed'));
+    expect(offenders).toEqual([]);
   });
 
   it('takes settings from the inventory: a host variable and a group variable beat the role defaults', async () => {

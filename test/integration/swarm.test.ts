@@ -121,6 +121,30 @@ describe('SD_ENGINE=swarm (one node)', () => {
     await expect.poll(() => fetchText(started.app_port, '/note.txt').catch(() => ''), { timeout: 10_000 }).toBe('kept-across-a-stop\n');
   });
 
+  it('starts again a container whose task ended by itself (a new task of the same service), and gives its stop SD_STOP_TIMEOUT', async () => {
+    const created = await create(TEST_IMAGES.httpd);
+    const id = created.container_id;
+    // Kept up whatever its activity (the idle stop here is seconds away): what ends it is the kill below.
+    expect(
+      (
+        await h.http
+          .patch(`/v1/containers/${id}`)
+          .auth(...h.auth)
+          .send({ extend: '1h' })
+      ).status,
+    ).toBe(200);
+    // The task's stop waits SD_STOP_TIMEOUT (3 s here) from its first run on, not Docker's default 10 s.
+    expect(await docker('service', 'inspect', id, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.StopGracePeriod}}')).toBe('3000000000');
+    await docker('kill', await taskContainer(id));
+    await expect.poll(async () => (await get(id)).status, { timeout: 20_000, interval: 200 }).toBe('stopped');
+    expect((await get(id)).stop_reason).toBe('exited (code 137)');
+    // One replica and no task (restart policy none): a start makes the swarm run a new one.
+    expect(await replicas(id)).toBe(1);
+    const started = await patch(id, 'running');
+    expect(started.body).toMatchObject({ status: 'running', ports: created.ports });
+    expect(await firstBytesOnce(created.app_port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.[01] 404/);
+  });
+
   it('deletes the service, its task and the volumes made for it', async () => {
     const created = await create(TEST_IMAGES.volume);
     const id = created.container_id;

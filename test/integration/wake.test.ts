@@ -234,6 +234,25 @@ describe('wake on connect', () => {
     expect(JSON.parse(failed.data ?? '{}').reason).toMatch(/could not start: .*ended/);
   });
 
+  it('listens on a port that something else held when the container fell asleep, once it is free, and wakes on it', async () => {
+    const created = await create(TEST_IMAGES.demo);
+    expect(created.ssh_port).not.toBe('');
+    await putToSleep(created.container_id);
+    // Something else holds its app port while the worker is away: when it comes back only the SSH port can be had.
+    await h.stop();
+    const squatter = createServer().listen(Number(created.app_port), '0.0.0.0');
+    await once(squatter, 'listening');
+    h = await startHarness({ SD_INSTANCE: h.instance, SD_PORT_RANGE: `${h.api.config.portRange.first}-${h.api.config.portRange.last}`, SD_WAKE_TIMEOUT: '4' });
+    events.close();
+    events = await openEvents(h.port, h.auth);
+    await expect.poll(() => listening(Number(created.ssh_port)), { timeout: 10_000, interval: 100 }).toBe(true);
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    // Tried again at the next pass over the sleepers (every 2 s): the app port is the container's again.
+    await expect.poll(() => listening(Number(created.app_port)), { timeout: 10_000, interval: 500 }).toBe(true);
+    expect((await exchange(Number(created.app_port), 'GET / HTTP/1.0\r\n\r\n')).answer).toMatch(/^HTTP\/1\.[01] 200/);
+    expect((await get(created.container_id)).status).toBe('running');
+  });
+
   it("stops listening on a deleted container's ports at once", async () => {
     const created = await create(TEST_IMAGES.httpd);
     const asleep = await putToSleep(created.container_id);

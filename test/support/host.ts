@@ -15,8 +15,15 @@ export async function makeHostImage(): Promise<void> {
   await run('bash', ['test/deploy/make-host-image.sh', HOST_IMAGE], { maxBuffer: 16 * 1024 * 1024 });
 }
 
-/** Boots a host named `name` (its Docker data in volume `volume`) and returns its address on the bridge. */
-export async function bootHost(name: string, volume: string): Promise<string> {
+/**
+ * Boots a host named `name` (its Docker data in volume `volume`) and returns its address on the bridge, or on
+ * `options.network` (a network of the test's own); its host name is `options.hostname` (spin-docker-host).
+ */
+export async function bootHost(
+  name: string,
+  volume: string,
+  options: { readonly network?: string; readonly hostname?: string; readonly image?: string } = {},
+): Promise<string> {
   // Every capability but one this machine lacks, the host's cgroup tree, tmpfs for /run, and a volume under
   // /var/lib/docker for overlay2.
   await run('docker', [
@@ -27,7 +34,8 @@ export async function bootHost(name: string, volume: string): Promise<string> {
     '--stop-signal',
     'SIGRTMIN+3',
     '--hostname',
-    'spin-docker-host',
+    options.hostname ?? 'spin-docker-host',
+    ...(options.network === undefined ? [] : ['--network', options.network]),
     '--label',
     'io.spin-docker.test=deploy',
     '--cap-add',
@@ -47,7 +55,7 @@ export async function bootHost(name: string, volume: string): Promise<string> {
     '/run/lock',
     '-v',
     `${volume}:/var/lib/docker`,
-    HOST_IMAGE,
+    options.image ?? HOST_IMAGE,
   ]);
   await waitUntil(
     'systemd to boot',
@@ -60,7 +68,8 @@ export async function bootHost(name: string, volume: string): Promise<string> {
     },
     90_000,
   );
-  return (await run('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', name])).stdout.trim();
+  const format = options.network === undefined ? '{{.NetworkSettings.IPAddress}}' : `{{(index .NetworkSettings.Networks "${options.network}").IPAddress}}`;
+  return (await run('docker', ['inspect', '-f', format, name])).stdout.trim();
 }
 
 export async function removeHost(name: string, volume: string): Promise<void> {

@@ -69,6 +69,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
         (known) => known.gateway,
         () => undefined,
       ),
+    localNode: async () => '',
     async localNetworks() {
       const [own, bridge] = await Promise.all([network.ensure(), engine.bridgeSubnets().catch(() => [])]);
       return [...new Set([...own.subnets, ...bridge])];

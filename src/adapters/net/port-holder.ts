@@ -27,7 +27,8 @@ export interface PortHolderOptions {
  * back (Docker binds them as it starts the container) and leaves the held connections as they are.
  */
 export class PortHolder {
-  private readonly listening = new Map<string, Server[]>();
+  /** By id, its listeners by host port. */
+  private readonly listening = new Map<string, Map<number, Server>>();
 
   constructor(private readonly options: PortHolderOptions) {}
 
@@ -40,41 +41,57 @@ export class PortHolder {
     return this.listening.has(id);
   }
 
-  /** Listens on each binding (container port → host port) of `id`; a port that cannot be had is reported and skipped. */
+  /** Whether every one of these host ports of `id` is listened on. */
+  holdsAll(id: string, bindings: readonly (readonly [containerPort: number, hostPort: number])[]): boolean {
+    const servers = this.listening.get(id);
+    return servers !== undefined && bindings.every(([, hostPort]) => servers.has(hostPort));
+  }
+
+  /**
+   * Listens on each binding (container port → host port) of `id` not listened on yet; a port that cannot be
+   * had is reported and skipped (a later call tries it again).
+   */
   async open(id: string, bindings: readonly (readonly [containerPort: number, hostPort: number])[]): Promise<void> {
-    if (this.listening.has(id)) return;
-    const servers: Server[] = [];
-    this.listening.set(id, servers);
+    let servers = this.listening.get(id);
+    if (servers === undefined) {
+      servers = new Map();
+      this.listening.set(id, servers);
+    }
+    const mine = servers;
+    const opened: Server[] = [];
     await Promise.all(
-      bindings.map(
-        ([containerPort, hostPort]) =>
-          new Promise<void>((resolve) => {
-            // Half-open, so that a client's end of sending is passed on once joined; paused, so that nothing is read.
-            const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-              socket.on('error', () => socket.destroy());
-              const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-              this.options.onConnection(id, { socket, containerPort, hostPort, peer, acceptedAt: Date.now() });
-            });
-            server.once('error', (error: NodeJS.ErrnoException) => {
-              this.options.onListenError?.(id, hostPort, error);
-              resolve();
-            });
-            server.listen({ port: hostPort, host: this.options.address, backlog: 511 }, () => {
-              servers.push(server);
-              resolve();
-            });
-          }),
-      ),
+      bindings
+        .filter(([, hostPort]) => !mine.has(hostPort))
+        .map(
+          ([containerPort, hostPort]) =>
+            new Promise<void>((resolve) => {
+              // Half-open, so that a client's end of sending is passed on once joined; paused, so that nothing is read.
+              const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+                socket.on('error', () => socket.destroy());
+                const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+                this.options.onConnection(id, { socket, containerPort, hostPort, peer, acceptedAt: Date.now() });
+              });
+              server.once('error', (error: NodeJS.ErrnoException) => {
+                this.options.onListenError?.(id, hostPort, error);
+                resolve();
+              });
+              server.listen({ port: hostPort, host: this.options.address, backlog: 511 }, () => {
+                mine.set(hostPort, server);
+                opened.push(server);
+                resolve();
+              });
+            }),
+        ),
     );
     // Closed while opening: let go of what was opened.
-    if (this.listening.get(id) !== servers) await Promise.all(servers.map(closeServer));
+    if (this.listening.get(id) !== mine) await Promise.all(opened.map(closeServer));
   }
 
   /** Stops listening on `id`'s ports (held connections stay held); resolves once the ports are free. */
   async close(id: string): Promise<void> {
     const servers = this.listening.get(id);
     this.listening.delete(id);
-    await Promise.all((servers ?? []).map(closeServer));
+    await Promise.all([...(servers?.values() ?? [])].map(closeServer));
   }
 
   async closeAll(): Promise<void> {

@@ -94,16 +94,24 @@ export function taskEnding(task: EngineTask | undefined): string | null {
   return code === undefined ? null : `exited (code ${code})`;
 }
 
+/** A node as the mapping needs it: its host name, and whether the swarm has lost it (down, or gone). */
+export interface NodeState {
+  readonly name: string;
+  readonly down: boolean;
+}
+
 /**
- * A service and its tasks, as the domain reads a container: running while its newest task's container runs; its ports
- * are its published ones (the same at every start); its node the task's, or the one it is kept on.
+ * A service and its tasks, as the domain reads a container: running while its newest task's container runs
+ * on a node the swarm has not lost (the manager keeps a lost node's last word, "running", for hours); its
+ * ports are its published ones (the same at every start); its node the task's, or the one it is kept on.
  */
-export function fromService(service: EngineService, tasks: readonly EngineTask[], hostname: (nodeId: string) => string): RuntimeContainer {
+export function fromService(service: EngineService, tasks: readonly EngineTask[], nodeOf: (nodeId: string) => NodeState): RuntimeContainer {
   const latest = latestTask(tasks);
+  const host = latest?.NodeID ? nodeOf(latest.NodeID) : undefined;
   // Running until its container no longer runs (a task told to shut down runs through its stop grace period).
-  const running = latest !== undefined && latest.Status.State === 'running';
+  const running = latest !== undefined && latest.Status.State === 'running' && host?.down !== true;
   const address = running ? (latest.NetworksAttachments?.flatMap((n) => n.Addresses ?? [])[0] ?? '') : '';
-  const node = latest?.NodeID ? hostname(latest.NodeID) : '';
+  const node = host?.name ?? '';
   return {
     id: service.ID,
     name: service.Spec.Name,
@@ -115,6 +123,6 @@ export function fromService(service: EngineService, tasks: readonly EngineTask[]
     createdAt: Date.parse(service.CreatedAt),
     pid: running ? (latest.Status.ContainerStatus?.PID ?? 0) : 0,
     labels: service.Spec.Labels ?? {},
-    ended: running ? null : taskEnding(latest),
+    ended: running ? null : host?.down === true && latest?.Status.State === 'running' ? `node ${host.name} is down` : taskEnding(latest),
   };
 }

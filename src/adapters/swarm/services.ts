@@ -19,6 +19,7 @@ import {
   taskEnding,
   taskLive,
   type EngineService,
+  type NodeState,
   type EngineTask,
   type ServiceSpec,
 } from './mapping.js';
@@ -31,6 +32,15 @@ export interface ServiceOptions {
   readonly network: () => Promise<string>;
   /** Between two looks at a service whose task is on its way (running, or gone). */
   readonly pollMs?: number;
+  /** SD_STOP_TIMEOUT: how long a task's stop waits before SIGKILL. */
+  readonly stopTimeoutSeconds: number;
+  /**
+   * How long a start may take before it is given up (its service removed, at a create): under the create's
+   * mark (SD_ORPHAN_GRACE), so that no worker takes a slow start for an unfinished create.
+   */
+  readonly startTimeoutMs: number;
+  /** This node's engine: the volumes this node keeps for services that no longer exist are removed through it. */
+  readonly nodeEngine?: EngineConnection;
 }
 
 /** The label a volume made for a service carries: the service's name (so that its delete finds them). */
@@ -44,7 +54,9 @@ export const VOLUME_LABEL = 'io.spin-docker.service';
  * service's own on its node (the single engine's anonymous ones would be new at every start).
  */
 export class SwarmServices implements ContainerOperations {
-  private readonly nodeNames = new Map<string, string>();
+  /** The swarm's nodes by id, as last listed, and when. */
+  private nodes = new Map<string, NodeState>();
+  private nodesAt = 0;
 
   constructor(
     private readonly engine: EngineConnection,
@@ -76,6 +88,8 @@ export class SwarmServices implements ContainerOperations {
           Labels: { [LABELS.instance]: this.options.instance },
           Init: true,
           CapabilityDrop: ['CAP_NET_RAW'],
+          // A running task keeps the spec it was made with: its stop's grace period is set from the start.
+          StopGracePeriod: this.options.stopTimeoutSeconds * 1e9,
           Mounts: volumes.map((target, index) => ({
             Type: 'volume',
             Source: `${name}-v${index}`,
@@ -106,11 +120,12 @@ export class SwarmServices implements ContainerOperations {
       },
     };
     const created = (await this.engine.call('create the service', (abortSignal) =>
-      this.engine.docker.createService({ ...serviceSpec, abortSignal } as unknown as Docker.CreateServiceOptions),
+      // No registry credentials (the images are the nodes' own): dockerode takes a lone argument for them.
+      this.engine.docker.createService(undefined as unknown as Docker.AuthConfig, { ...serviceSpec, abortSignal } as unknown as Docker.ServiceSpec),
     )) as { id?: string; ID?: string };
     const id = created.id ?? created.ID ?? '';
     try {
-      const started = await this.settle(id);
+      const started = await this.settle(id, new Set());
       if (started === null) throw new DomainError('internal', 'service_vanished', `The service of ${name} vanished while it started`);
       if (!started.running && started.ended !== null && /^(rejected|failed):/.test(started.ended)) {
         throw new DomainError('unavailable', 'task_not_started', `The swarm could not start ${spec.image}: ${started.ended}`);
@@ -146,10 +161,23 @@ export class SwarmServices implements ContainerOperations {
   async start(id: string): Promise<RuntimeContainer | null> {
     const service = await this.service(id);
     if (service === null) return null;
+    const before = await this.tasks(id);
+    const latest = latestTask(before);
     if ((service.Spec.Mode.Replicated?.Replicas ?? 0) !== 1) {
       await this.update(id, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
+    } else if (latest !== undefined && (latest.Status.State === 'running' || taskLive(latest))) {
+      // Running, or on its way there: that task is the answer.
+      return this.settle(id, new Set());
+    } else {
+      // One replica whose task ended by itself (restart policy none): the swarm makes no other until the
+      // service changes, so it is made to (ForceUpdate), as `docker service update --force` does.
+      await this.update(id, (spec) => ({
+        ...spec,
+        TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: ((spec.TaskTemplate.ForceUpdate as number | undefined) ?? 0) + 1 },
+      }));
     }
-    return this.settle(id);
+    // The task this start makes, not the last run's (which may still be listed a moment, ended).
+    return this.settle(id, new Set(before.map((task) => task.ID)));
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
@@ -177,7 +205,9 @@ export class SwarmServices implements ContainerOperations {
     const deadline = Date.now() + timeoutSeconds * 1000 + this.engine.timeoutMs;
     while (Date.now() < deadline) {
       const left = await this.tasks(id);
-      if (left.every((task) => taskEnded(task))) return 'stopped';
+      await this.knowNodes(left);
+      // A task on a node the swarm has lost never says it ended: it is not running anywhere the swarm can reach.
+      if (left.every((task) => taskEnded(task) || (task.NodeID !== undefined && this.nodeState(task.NodeID).down))) return 'stopped';
       await sleep(this.pollMs);
     }
     throw new DomainError(
@@ -264,6 +294,8 @@ export class SwarmServices implements ContainerOperations {
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {
+    // This node's volumes first: one there before the listing whose service the listing lacks is a deleted one's.
+    const volumes = this.options.nodeEngine === undefined ? [] : await this.nodeVolumes().catch(() => []);
     const [services, tasks] = await Promise.all([
       this.engine.call(
         'list services',
@@ -275,7 +307,29 @@ export class SwarmServices implements ContainerOperations {
     const byService = new Map<string, EngineTask[]>();
     for (const task of tasks) byService.set(task.ServiceID, [...(byService.get(task.ServiceID) ?? []), task]);
     await this.knowNodes(tasks);
-    return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeNames.get(node) ?? node));
+    const names = new Set(services.map((service) => service.Spec.Name));
+    await this.removeVolumes(volumes.filter((volume) => !names.has(volume.Labels?.[VOLUME_LABEL] ?? ''))).catch(() => undefined);
+    return services.map((service) => fromService(service, byService.get(service.ID) ?? [], (node) => this.nodeState(node)));
+  }
+
+  /**
+   * The volumes this node keeps for the installation's services. A service's delete removes its volumes on
+   * the node the delete runs on; a node's own (its worker's full passes) are removed here once their service
+   * is gone.
+   */
+  private async nodeVolumes(): Promise<{ Name: string; Labels?: Record<string, string> | null }[]> {
+    const engine = this.options.nodeEngine as EngineConnection;
+    const listed = await engine.call('list volumes', (abortSignal) =>
+      engine.docker.listVolumes({ filters: { label: [`${LABELS.instance}=${this.options.instance}`, VOLUME_LABEL] }, abortSignal } as object),
+    );
+    return (listed as { Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }).Volumes ?? [];
+  }
+
+  private async removeVolumes(volumes: readonly { Name: string }[]): Promise<void> {
+    const engine = this.options.nodeEngine as EngineConnection;
+    for (const volume of volumes) {
+      await engine.call('remove the volume', (abortSignal) => engine.docker.getVolume(volume.Name).remove({ abortSignal } as object)).catch(() => undefined);
+    }
   }
 
   async inspect(id: string): Promise<RuntimeContainer | null> {
@@ -283,22 +337,25 @@ export class SwarmServices implements ContainerOperations {
     if (service === null) return null;
     const tasks = await this.tasks(id);
     await this.knowNodes(tasks);
-    return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+    return fromService(service, tasks, (node) => this.nodeState(node));
   }
 
-  /** Waits until the service's newest task runs or has ended (or there is none to wait for), and says what it is then. */
-  private async settle(id: string): Promise<RuntimeContainer | null> {
-    const deadline = Date.now() + 3 * this.engine.timeoutMs;
+  /**
+   * Waits until the service's newest task (one not in `earlier`) runs or has ended (or there is none to wait
+   * for), and says what it is then.
+   */
+  private async settle(id: string, earlier: ReadonlySet<string>): Promise<RuntimeContainer | null> {
+    const deadline = Date.now() + this.options.startTimeoutMs;
     for (;;) {
       const service = await this.service(id);
       if (service === null) return null;
       const tasks = await this.tasks(id);
-      const latest = latestTask(tasks);
+      const latest = latestTask(tasks.filter((task) => !earlier.has(task.ID)));
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 0;
       const settled = wanted === 0 || (latest !== undefined && (latest.Status.State === 'running' || !taskLive(latest)));
       if (settled) {
         await this.knowNodes(tasks);
-        return fromService(service, tasks, (node) => this.nodeNames.get(node) ?? node);
+        return fromService(service, latest === undefined ? tasks : [latest], (node) => this.nodeState(node));
       }
       if (Date.now() > deadline) {
         const why = latest === undefined ? 'no task yet' : `its task is ${latest.Status.State}${latest.Status.Err ? `: ${latest.Status.Err}` : ''}`;
@@ -344,20 +401,33 @@ export class SwarmServices implements ContainerOperations {
     }
   }
 
-  /** A node's host name by its id (asked once per node). */
+  /** A node's host name by its id. */
   private async hostname(nodeId: string): Promise<string> {
     await this.knowNodes([{ NodeID: nodeId }]);
-    return this.nodeNames.get(nodeId) ?? nodeId;
+    return this.nodeState(nodeId).name;
   }
 
+  private nodeState(nodeId: string): NodeState {
+    // A node the swarm no longer lists (removed) is lost too.
+    return this.nodes.get(nodeId) ?? { name: nodeId, down: true };
+  }
+
+  /** Lists the nodes when one of the tasks' is not known, or when the last listing is older than NODES_FRESH_MS. */
   private async knowNodes(tasks: readonly Pick<EngineTask, 'NodeID'>[]): Promise<void> {
-    if (tasks.every((task) => task.NodeID === undefined || this.nodeNames.has(task.NodeID))) return;
+    const fresh = Date.now() - this.nodesAt < NODES_FRESH_MS;
+    if (fresh && tasks.every((task) => task.NodeID === undefined || this.nodes.has(task.NodeID))) return;
     const nodes = (await this.engine.call('list nodes', (abortSignal) => this.engine.docker.listNodes({ abortSignal } as object))) as {
       ID: string;
       Description?: { Hostname?: string };
+      Status?: { State?: string };
     }[];
-    for (const node of nodes) this.nodeNames.set(node.ID, node.Description?.Hostname ?? node.ID);
+    // Only `down` is lost: a manager that has just restarted (or a new leader) says `unknown` of every node a while.
+    this.nodes = new Map(nodes.map((node) => [node.ID, { name: node.Description?.Hostname ?? node.ID, down: node.Status?.State === 'down' }]));
+    this.nodesAt = Date.now();
   }
 }
+
+/** How long a listing of the nodes (their names, whether they are up) stands. */
+const NODES_FRESH_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,10 +20,23 @@ interface EngineNetwork {
 /**
  * The domain's ContainerRuntime on a Docker Swarm, through its manager's Engine API (DOCKER_HOST): containers
  * are services of one task (services.ts) on an overlay network of the installation's own (SD_NETWORK, made
- * attachable when missing); images are the manager's.
+ * attachable when missing); images are the manager's. What must be done where a task runs goes to this
+ * node's own engine (`nodeDocker`).
  */
-export function createSwarmRuntime(docker: Docker, options: DockerRuntimeOptions & { readonly pollMs?: number }): ContainerRuntime {
-  const engine = new EngineConnection(docker, { timeoutMs: options.timeoutMs, ...(options.onCall === undefined ? {} : { onCall: options.onCall }) });
+export interface SwarmRuntimeOptions extends DockerRuntimeOptions {
+  /** This node's own engine (SD_NODE_DOCKER_HOST), for what is done where the tasks run; the manager's when not given. */
+  readonly nodeDocker?: Docker;
+  readonly pollMs?: number;
+  /** SD_STOP_TIMEOUT, in seconds. */
+  readonly stopTimeoutSeconds: number;
+  /** How long a start may take (under a create's mark: see services.ts). */
+  readonly startTimeoutMs: number;
+}
+
+export function createSwarmRuntime(docker: Docker, options: SwarmRuntimeOptions): ContainerRuntime {
+  const connection = { timeoutMs: options.timeoutMs, ...(options.onCall === undefined ? {} : { onCall: options.onCall }) };
+  const engine = new EngineConnection(docker, connection);
+  const nodeEngine = options.nodeDocker === undefined || options.nodeDocker === docker ? engine : new EngineConnection(options.nodeDocker, connection);
   const images = new DockerImages(engine);
   const network = new DockerNetwork(engine, {
     name: options.network,
@@ -31,15 +44,18 @@ export function createSwarmRuntime(docker: Docker, options: DockerRuntimeOptions
     driver: 'overlay',
     ...(options.onOpenNetwork === undefined ? {} : { onOpen: options.onOpenNetwork }),
   });
-  // The manager node's own containers: a task's health check runs there when its task does.
-  const local = new DockerContainers(engine, { ...options, network: async () => (await network.ensure()).id });
+  // This node's own containers: a task's health check runs here when its task does.
+  const local = new DockerContainers(nodeEngine, { ...options, network: async () => (await network.ensure()).id });
   const services = new SwarmServices(engine, images, local, {
     instance: options.instance,
     limits: options.limits,
     network: async () => (await network.ensure()).id,
+    stopTimeoutSeconds: options.stopTimeoutSeconds,
+    startTimeoutMs: options.startTimeoutMs,
+    nodeEngine,
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
-  const events = new SwarmEvents(new DockerEvents(engine, options.instance), options.instance);
+  const events = new SwarmEvents(new DockerEvents(engine, options.instance), new DockerEvents(nodeEngine, options.instance), options.instance);
   const gwbridge = () =>
     engine
       .call('inspect the network', (abortSignal) => engine.get<EngineNetwork>(`/networks/${GWBRIDGE}`, 'network', abortSignal))
@@ -76,6 +92,10 @@ export function createSwarmRuntime(docker: Docker, options: DockerRuntimeOptions
         (known) => known.gateway,
         () => undefined,
       );
+    },
+    localNode: async () => {
+      const info = await nodeEngine.call('engine info', (abortSignal) => nodeEngine.get<{ Name?: string }>('/info', 'engine', abortSignal));
+      return info.Name ?? '';
     },
     async localNetworks() {
       const [own, bridge] = await Promise.all([network.ensure(), gwbridge().catch(() => ({ subnets: [] }))]);

@@ -180,23 +180,31 @@ export function createIdlePass(deps: IdlePassDeps) {
   }
 
   return {
-    /** One pass; `sample: false` decides on what the records already say (observation is off or not wanted). */
-    async run(options: { readonly sample: boolean }): Promise<PassReport> {
+    /**
+     * One pass; `sample: false` decides on what the records already say (observation is off or not wanted).
+     * `only`: the records this host samples (a swarm node's worker: those of its node; another node's are its
+     * own worker's, and a sample taken here would read as unknown). `decide: false`: sample only (on a swarm
+     * one worker at a time decides, for every record, on what the nodes' samples wrote).
+     */
+    async run(options: { readonly sample: boolean; readonly only?: (record: ContainerRecord) => boolean; readonly decide?: boolean }): Promise<PassReport> {
       const all = await store.list();
+      const mine = options.only ?? (() => true);
       let running = all.filter((record) => record.status === 'running');
+      const ours = running.filter(mine);
       let [unknown, active, written] = [0, 0, 0];
       if (options.sample) {
         const sampled: ContainerRecord[] = [];
-        for (let i = 0; i < running.length; i += AT_ONCE) {
-          for (const result of await Promise.all(running.slice(i, i + AT_ONCE).map(sample))) {
+        for (let i = 0; i < ours.length; i += AT_ONCE) {
+          for (const result of await Promise.all(ours.slice(i, i + AT_ONCE).map(sample))) {
             sampled.push(result.record);
             if (result.count === null) unknown += 1;
             else if (result.count > 0) active += 1;
             if (result.written) written += 1;
           }
         }
-        running = sampled;
+        running = [...sampled, ...running.filter((record) => !mine(record))];
       }
+      if (options.decide === false) return { containers: ours.length, unknown, active, written, checked: 0, stopping: 0, deleting: 0, warned: 0 };
       const now = clock.now();
       const others = all.filter((record) => record.status === 'stopped');
       const candidates = [...running, ...others];
@@ -206,7 +214,7 @@ export function createIdlePass(deps: IdlePassDeps) {
       const count = (kind: Outcome) => outcomes.filter((outcome) => outcome === kind).length;
       const checked = running.filter((record) => !settings.disableTimeouts && (record.nextCheckAt === null || record.nextCheckAt <= now)).length;
       return {
-        containers: running.length,
+        containers: ours.length,
         unknown,
         active,
         written,

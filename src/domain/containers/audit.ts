@@ -31,7 +31,7 @@ export function planAudit(
       actions.push({ kind: 'mark_stopped', record, actual: container });
     } else if (record.status === 'stopped' && container.running) {
       actions.push({ kind: 'mark_running', record, actual: container });
-    } else if (record.status === 'running' && (record.ip !== container.ip || !samePorts(record.ports, container.ports))) {
+    } else if (record.status === 'running' && (record.ip !== container.ip || record.node !== container.node || !samePorts(record.ports, container.ports))) {
       actions.push({ kind: 'refresh', record, actual: container });
     }
   }

@@ -74,7 +74,7 @@ export function createConsistency({ runtime, store, queue, clock, settings, logg
         await store.transition(record.id, guard, startPatch(record, action.actual, clock.now(), firstCheck(settings)));
         break;
       case 'refresh':
-        await store.transition(record.id, guard, { ports: action.actual.ports, ip: action.actual.ip });
+        await store.transition(record.id, guard, { ports: action.actual.ports, ip: action.actual.ip, node: action.actual.node });
         break;
     }
     return undefined;

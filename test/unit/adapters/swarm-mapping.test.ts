@@ -32,7 +32,7 @@ const task = (state: string, at: string, extra: Partial<EngineTask> = {}): Engin
   ...extra,
 });
 
-const names = (id: string) => ({ 'node-a': 'host-a', 'node-b': 'host-b' })[id] ?? id;
+const names = (id: string) => ({ name: ({ 'node-a': 'host-a', 'node-b': 'host-b' } as Record<string, string>)[id] ?? id, down: id === 'node-down' });
 
 describe('a swarm service as a container', () => {
   it('runs while its newest task runs: its PID, its overlay address, its node by host name, its published ports', () => {
@@ -47,6 +47,11 @@ describe('a swarm service as a container', () => {
       ports: { '80/tcp': '20001', '22/tcp': '20002' },
       ended: null,
     });
+  });
+
+  it('is not running when the node of its running task is down, and says so', () => {
+    const actual = fromService(service(), [task('running', '2026-12-02T10:05:00Z', { NodeID: 'node-down' })], names);
+    expect(actual).toMatchObject({ running: false, pid: 0, ip: '', ended: 'node node-down is down' });
   });
 
   it('is stopped with no task, and kept on the node of its placement constraint', () => {

@@ -43,6 +43,26 @@ describe('the idle pass', () => {
     expect(store.records.get('not-due')).toMatchObject({ strikes: 0, nextCheckAt: due + 1 });
   });
 
+  it("on a swarm node, samples only the records of its node (another node's are its own worker's), and decides for all", async () => {
+    const { store, queue, pass } = setUp(
+      [
+        ['here', { ports: { '80/tcp': '1' }, pid: 5, nextCheckAt: 0, strikes: 1, node: 'node-1' }],
+        ['there', { ports: { '80/tcp': '2' }, pid: 6, nextCheckAt: 0, strikes: 1, node: 'node-2' }],
+      ],
+      { here: 0, there: null },
+    );
+    const sampleOnly = await pass.run({ sample: true, only: (record) => record.node === 'node-1', decide: false });
+    expect(sampleOnly).toMatchObject({ containers: 1, unknown: 0, stopping: 0 });
+    expect(store.records.get('here')).toMatchObject({ status: 'running', connections: 0 });
+    // Not sampled here: it would read as unknown, overwriting its own node's sample.
+    expect(store.records.get('there')).toMatchObject({ status: 'running', strikes: 1, connections: null });
+    expect(queue.queued).toEqual([]);
+    // The worker holding the decisions decides for both, on what the records say.
+    const deciding = await pass.run({ sample: true, only: (record) => record.node === 'node-1', decide: true });
+    expect(deciding).toMatchObject({ containers: 1, stopping: 2 });
+    expect(queue.queued.sort()).toEqual(['stop here 1', 'stop there 1']);
+  });
+
   it('never makes a container idle from a sample it could not take', async () => {
     const { store, pass } = setUp([['unknown', { ports: { '80/tcp': '1' }, pid: 5, nextCheckAt: 0, strikes: 1, observedAt: 999_990 }]], { unknown: null });
     const report = await pass.run({ sample: true });
