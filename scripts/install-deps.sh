@@ -15,9 +15,9 @@ dpkg-query -W -f="\${Status}" busybox-static 2>/dev/null | grep -q "ok installed
 # The dashboard's browser test drives Debian's Chromium (headless); a font, so that pages render text.
 dpkg-query -W -f="\${Status}" fonts-dejavu-core 2>/dev/null | grep -q "ok installed" || need+=(fonts-dejavu-core)
 # debootstrap makes the Debian base of the image kit when no registry has debian:bookworm-slim; the clients
-# (psql, ssh, redis-cli) are what the kit's tests and a user connect with.
+# (psql, ssh, redis-cli, curl) are what the tests and a user connect with.
 for tool in ansible-playbook:ansible ansible-lint:ansible-lint vagrant:vagrant docker-compose:docker-compose debootstrap:debootstrap \
-  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools chromium:chromium wrk:wrk; do
+  docker-registry:docker-registry psql:postgresql-client ssh:openssh-client redis-cli:redis-tools chromium:chromium wrk:wrk curl:curl; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
