@@ -1,13 +1,13 @@
 import type Docker from 'dockerode';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ContainerLimits } from '../../config/env.js';
 import { LABELS } from '../../domain/containers/labels.js';
 import type { RuntimeContainer } from '../../domain/containers/record.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
-import { DeadlineError, type EngineConnection } from './connection.js';
-import { demuxTransform } from './demux.js';
+import type { EngineConnection } from './connection.js';
 import { dockerStatus, translateDockerError } from './errors.js';
+import { engineLogs } from './log-stream.js';
 import { fromInspect, fromListing } from './mapping.js';
 
 export interface ContainerOptions {
@@ -170,49 +170,7 @@ export class DockerContainers implements ContainerOperations {
 
   async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable> {
     if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
-    // Read as a stream with or without follow (never one body in memory), and only opening it has a deadline:
-    // following lives as long as the container runs or the caller listens.
-    const reading = new AbortController();
-    const deadline = setTimeout(() => reading.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
-    const stop = () => reading.abort();
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-    let engineStream: Readable;
-    try {
-      engineStream = await this.engine.call(options.follow ? 'follow the logs' : 'read the logs', () =>
-        this.openLogs(id, { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps, follow: options.follow }, reading.signal),
-      );
-    } catch (error) {
-      signal.removeEventListener('abort', stop);
-      throw error;
-    } finally {
-      clearTimeout(deadline);
-    }
-    const lines = demuxTransform();
-    // The reader's pace is the engine's: when nobody reads, the engine's stream is paused; when the reader
-    // goes (the caller's signal) or either side fails, both are destroyed and the engine's request dropped.
-    pipeline(engineStream, lines, () => signal.removeEventListener('abort', stop));
-    reading.signal.addEventListener('abort', () => lines.destroy(), { once: true });
-    if (reading.signal.aborted) lines.destroy();
-    return lines;
-  }
-
-  /** `GET /containers/<id>/logs` as a stream (dockerode buffers a log read without follow into one body). */
-  private openLogs(id: string, query: Record<string, unknown>, abortSignal: AbortSignal): Promise<Readable> {
-    const modem = this.engine.docker.modem as { dial(options: object, callback: (error: unknown, data: unknown) => void): void };
-    return new Promise((resolve, reject) => {
-      modem.dial(
-        {
-          path: `/containers/${id}/logs?`,
-          method: 'GET',
-          abortSignal,
-          isStream: true,
-          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-          options: query,
-        },
-        (error, data) => (error ? reject(error as Error) : resolve(data as Readable)),
-      );
-    });
+    return engineLogs(this.engine, `/containers/${id}/logs`, options, signal);
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {

@@ -5,7 +5,7 @@ import type { ContainerRuntime } from '../../domain/ports.js';
 import { EngineConnection } from './connection.js';
 import { DockerContainers } from './containers.js';
 import { DockerEvents } from './events.js';
-import { DockerImages } from './images.js';
+import { DockerImages, imageOperations } from './images.js';
 import { DockerNetwork } from './network.js';
 
 /** How long what an engine call found of the engine stands for it (a health check asked meanwhile pings nothing). */
@@ -55,11 +55,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     logs: (id, logOptions, signal) => containers.logs(id, logOptions, signal),
     listManaged: () => containers.listManaged(),
     inspect: (id) => containers.inspect(id),
-    listImages: () => images.listImages(),
-    pullImage: (reference, auth, onEvent, pullOptions) => images.pullImage(reference, auth, onEvent, pullOptions),
-    removeImage: (reference) => images.removeImage(reference),
-    imageExists: (reference) => images.imageExists(reference),
-    exposedPorts: (reference) => images.exposedPorts(reference),
+    ...imageOperations(images),
     watch: (onChange, signal) => events.watch(onChange, signal),
     watchImages: (onChange, signal) => events.watchImages(onChange, signal),
     answering: (timeoutMs) => engine.answering(ANSWERING_FRESH_MS, timeoutMs),

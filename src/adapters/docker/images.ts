@@ -100,3 +100,14 @@ export class DockerImages implements ImageOperations {
     }
   }
 }
+
+/** The domain's ImageOperations on these images, as a runtime hands them on (bound, so they can be spread). */
+export function imageOperations(images: DockerImages): ImageOperations {
+  return {
+    listImages: () => images.listImages(),
+    pullImage: (reference, auth, onEvent, pullOptions) => images.pullImage(reference, auth, onEvent, pullOptions),
+    removeImage: (reference) => images.removeImage(reference),
+    imageExists: (reference) => images.imageExists(reference),
+    exposedPorts: (reference) => images.exposedPorts(reference),
+  };
+}

@@ -1,15 +1,15 @@
 import type Docker from 'dockerode';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ContainerLimits } from '../../config/env.js';
 import { LABELS } from '../../domain/containers/labels.js';
 import type { RuntimeContainer } from '../../domain/containers/record.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
-import { DeadlineError, type EngineConnection } from '../docker/connection.js';
+import type { EngineConnection } from '../docker/connection.js';
 import type { DockerContainers } from '../docker/containers.js';
-import { demuxTransform } from '../docker/demux.js';
 import { dockerStatus } from '../docker/errors.js';
 import type { DockerImages } from '../docker/images.js';
+import { engineLogs } from '../docker/log-stream.js';
 import {
   fromService,
   latestTask,
@@ -252,45 +252,7 @@ export class SwarmServices implements ContainerOperations {
 
   async logs(id: string, options: LogOptions, signal: AbortSignal): Promise<Readable> {
     if ((await this.inspect(id)) === null) throw new DomainError('not_found', 'container_not_found', `Container ${id} doesn't exist`);
-    const reading = new AbortController();
-    const deadline = setTimeout(() => reading.abort(new DeadlineError(this.engine.timeoutMs)), this.engine.timeoutMs);
-    const stop = () => reading.abort();
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-    let engineStream: Readable;
-    try {
-      engineStream = await this.engine.call(options.follow ? 'follow the logs' : 'read the logs', () =>
-        this.openLogs(id, { stdout: true, stderr: true, tail: options.tail, timestamps: options.timestamps, follow: options.follow }, reading.signal),
-      );
-    } catch (error) {
-      signal.removeEventListener('abort', stop);
-      throw error;
-    } finally {
-      clearTimeout(deadline);
-    }
-    const lines = demuxTransform();
-    pipeline(engineStream, lines, () => signal.removeEventListener('abort', stop));
-    reading.signal.addEventListener('abort', () => lines.destroy(), { once: true });
-    if (reading.signal.aborted) lines.destroy();
-    return lines;
-  }
-
-  /** `GET /services/<id>/logs` as a stream: the output of its tasks, wherever they ran. */
-  private openLogs(id: string, query: Record<string, unknown>, abortSignal: AbortSignal): Promise<Readable> {
-    const modem = this.engine.docker.modem as { dial(options: object, callback: (error: unknown, data: unknown) => void): void };
-    return new Promise((resolve, reject) => {
-      modem.dial(
-        {
-          path: `/services/${id}/logs?`,
-          method: 'GET',
-          abortSignal,
-          isStream: true,
-          statusCodes: { 200: true, 404: 'no such service', 500: 'server error', 503: 'node is not part of a swarm' },
-          options: query,
-        },
-        (error, data) => (error ? reject(error as Error) : resolve(data as Readable)),
-      );
-    });
+    return engineLogs(this.engine, `/services/${id}/logs`, options, signal);
   }
 
   async listManaged(): Promise<RuntimeContainer[]> {

@@ -3,7 +3,7 @@ import { firstHost, EngineConnection } from '../docker/connection.js';
 import { DockerContainers } from '../docker/containers.js';
 import type { DockerRuntimeOptions } from '../docker/docker.runtime.js';
 import { DockerEvents } from '../docker/events.js';
-import { DockerImages } from '../docker/images.js';
+import { DockerImages, imageOperations } from '../docker/images.js';
 import { DockerNetwork } from '../docker/network.js';
 import type { ContainerRuntime } from '../../domain/ports.js';
 import { SwarmEvents } from './events.js';
@@ -77,11 +77,7 @@ export function createSwarmRuntime(docker: Docker, options: SwarmRuntimeOptions)
     logs: (id, logOptions, signal) => services.logs(id, logOptions, signal),
     listManaged: () => services.listManaged(),
     inspect: (id) => services.inspect(id),
-    listImages: () => images.listImages(),
-    pullImage: (reference, auth, onEvent, pullOptions) => images.pullImage(reference, auth, onEvent, pullOptions),
-    removeImage: (reference) => images.removeImage(reference),
-    imageExists: (reference) => images.imageExists(reference),
-    exposedPorts: (reference) => images.exposedPorts(reference),
+    ...imageOperations(images),
     watch: (onChange, signal) => events.watch(onChange, signal),
     watchImages: (onChange, signal) => events.watchImages(onChange, signal),
     answering: (timeoutMs) => engine.answering(ANSWERING_FRESH_MS, timeoutMs),
