@@ -122,7 +122,10 @@ describe('stable ports', () => {
       });
       // Its former id still finds it; its files came along; its new port is the container's.
       expect((await get(created.container_id)).container_id).toBe(moved.container_id);
-      expect((await exchange(Number(moved.app_port), 'GET /kept.txt HTTP/1.0\r\n\r\n')).answer).toMatch(/kept/);
+      // (Docker's proxy accepts before httpd inside listens: an early connection is closed unanswered, so ask until it answers.)
+      await expect
+        .poll(async () => (await exchange(Number(moved.app_port), 'GET /kept.txt HTTP/1.0\r\n\r\n')).answer, { timeout: 10_000, interval: 100 })
+        .toMatch(/kept/);
     } finally {
       squatter.close();
     }
