@@ -267,7 +267,12 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   });
   const [rss, fdCount] = [rssMiB(env.workerPid), fds()];
   const { spawnedAt } = await env.restartWorker();
-  await until('every sleeper listened on again', allListened, 60_000);
+  // Not every run gets there (an open defect, seen twice in CI: some ports stay unlistened after the restart):
+  // that is reported as a missed aim, with the ports, rather than stopping every other scenario's figures.
+  const missing = await until('every sleeper listened on again', allListened, 60_000).then(
+    () => [] as number[],
+    async () => (await Promise.all(sample.map(async (port) => ((await listened(port)) ? [] : [port])))).flat(),
+  );
   const relisten = since(spawnedAt);
   await removeRecords(
     env,
@@ -280,7 +285,8 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
   aims.push({
     aim: `${n} sleepers listened on again within 2 s of a restart`,
     met: relisten < 2000,
-    detail: `${relisten.toFixed(0)} ms (process start included)`,
+    detail:
+      missing.length === 0 ? `${relisten.toFixed(0)} ms (process start included)` : `not within 60 s: ports not listened on ${missing.slice(0, 10).join(', ')}`,
   });
   Object.assign(figures, { sleepers: n, sleepersRssMiB: rss, sleepersRssBeforeMiB: rssBefore, sleepersFds: fdCount, relistenMs: relisten });
 
