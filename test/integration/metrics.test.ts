@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noLifetime, type ContainerRecord } from '../../src/domain/containers/record.js';
+import type { ContainerRecord } from '../../src/domain/containers/record.js';
+import { aRecord } from '../fakes/engine.js';
 import { keyPrefix } from '../../src/adapters/redis/keys.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { sample } from '../support/prom.js';
@@ -58,28 +59,8 @@ describe('GET /metrics', () => {
   });
 
   it('counts containers by status from the counts every write keeps: a scrape reads one hash, however many records there are', async () => {
-    const record = (i: number): ContainerRecord => ({
-      id: randomBytes(32).toString('hex'),
-      name: `/metrics-${i}`,
-      image: 'spin-docker/demo',
-      status: 'running',
-      active: 0,
-      ports: {},
-      ip: '',
-      node: '',
-      startCount: 1,
-      wakeOnConnect: false,
-      checkinAt: null,
-      createdAt: Date.now(),
-      nextCheckAt: null,
-      strikes: 0,
-      tokenHash: randomBytes(32).toString('hex'),
-      pid: 0,
-      connections: null,
-      observedAt: null,
-      sshKeys: [],
-      ...noLifetime,
-    });
+    const record = (i: number): ContainerRecord =>
+      aRecord(randomBytes(32).toString('hex'), { name: `/metrics-${i}`, createdAt: Date.now(), tokenHash: randomBytes(32).toString('hex') });
     const store = open.api.store;
     const records = Array.from({ length: 300 }, (_, i) => record(i));
     for (const r of records) await store.insert(r);
