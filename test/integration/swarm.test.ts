@@ -141,7 +141,7 @@ describe('SD_ENGINE=swarm (one node)', () => {
     // One replica and no task (restart policy none): a start makes the swarm run a new one.
     expect(await replicas(id)).toBe(1);
     const started = await patch(id, 'running');
-    expect(started.body).toMatchObject({ status: 'running', ports: created.ports });
+    expect(started.body, JSON.stringify(started.body)).toMatchObject({ status: 'running', ports: created.ports });
     expect(await firstBytesOnce(created.app_port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.[01] 404/);
   });
 

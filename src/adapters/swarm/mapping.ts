@@ -79,8 +79,14 @@ export function latestTask(tasks: readonly EngineTask[]): EngineTask | undefined
   return latest;
 }
 
+/**
+ * The desired states of a task that is meant to run: `ready` is the one an update gives the new task it makes
+ * (a start's ForceUpdate), until the old one has stopped; then it is `running`.
+ */
+const MEANT_TO_RUN = new Set(['ready', 'running']);
+
 /** Whether a task may still run: running, or on its way there, and meant to. */
-export const taskLive = (task: EngineTask) => task.DesiredState === 'running' && (task.Status.State === 'running' || ON_ITS_WAY.has(task.Status.State));
+export const taskLive = (task: EngineTask) => MEANT_TO_RUN.has(task.DesiredState) && (task.Status.State === 'running' || ON_ITS_WAY.has(task.Status.State));
 export const taskEnded = (task: EngineTask) => ENDED.has(task.Status.State);
 
 /** How a task that no longer runs ended, in the words of the single engine ("exited (code 1)"), or the swarm's own. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromService, pinnedNode, taskEnding, type EngineService, type EngineTask } from '../../../src/adapters/swarm/mapping.js';
+import { fromService, pinnedNode, taskEnding, taskLive, type EngineService, type EngineTask } from '../../../src/adapters/swarm/mapping.js';
 import { serviceIds } from '../../../src/adapters/swarm/events.js';
 
 const service = (extra: Partial<EngineService['Spec']> = {}): EngineService => ({
@@ -79,6 +79,14 @@ describe('a swarm service as a container', () => {
       pinnedNode(service({ TaskTemplate: { ContainerSpec: { Image: 'x' }, Placement: { Constraints: ['node.role==worker', 'node.hostname==h1'] } } }).Spec),
     ).toBe('h1');
     expect(pinnedNode(service().Spec)).toBe('');
+  });
+
+  it('counts as on its way the task an update makes (desired state ready until the old task is down), not one told to shut down', () => {
+    // What a start's ForceUpdate made, as the manager lists it the first moment: CI once took it for a start that ended.
+    expect(taskLive(task('pending', '2026-12-02T10:00:00Z', { DesiredState: 'ready', NodeID: undefined }))).toBe(true);
+    expect(taskLive(task('starting', '2026-12-02T10:00:00Z', { DesiredState: 'running' }))).toBe(true);
+    expect(taskLive(task('running', '2026-12-02T10:00:00Z', { DesiredState: 'shutdown' }))).toBe(false);
+    expect(taskLive(task('failed', '2026-12-02T10:00:00Z', { DesiredState: 'running' }))).toBe(false);
   });
 });
 
