@@ -99,8 +99,8 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   // The API counts containers by status (at each scrape, so `store` exists by then); the worker counts what it does.
   const metrics = createMetrics(options.role, options.role === 'api' ? { countByStatus: () => store.countByStatus() } : undefined);
-  const docker = createDockerClient(config.dockerHost);
-  const nodeDocker = config.nodeDockerHost === config.dockerHost ? docker : createDockerClient(config.nodeDockerHost);
+  const docker = createDockerClient(config.dockerHost, config.dockerCertPath);
+  const nodeDocker = config.nodeDockerHost === config.dockerHost ? docker : createDockerClient(config.nodeDockerHost, config.dockerCertPath);
   const runtimeOptions: DockerRuntimeOptions = {
     onCall: (operation, seconds, ok) => metrics.engineCalls.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds),
     instance: config.instance,

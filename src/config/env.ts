@@ -234,6 +234,13 @@ const schema = z
     SD_EMBEDDED_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6380),
     REDIS_URL: z.string().url().optional().describe('Redis for state and queues; unset: the private Redis of `npm start`.'),
     DOCKER_HOST: z.string().default('unix:///var/run/docker.sock').describe('The Docker engine.'),
+    DOCKER_CERT_PATH: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A folder with ca.pem, cert.pem and key.pem: a tcp:// DOCKER_HOST (and SD_NODE_DOCKER_HOST) is reached over TLS with them, verified, as by the docker CLI.',
+      ),
     SD_ENGINE: z
       .enum(['docker', 'swarm'])
       .default('docker')
@@ -340,6 +347,7 @@ const schema = z
     redisUrlGiven: e.REDIS_URL !== undefined,
     redisUrl: e.REDIS_URL ?? `redis://127.0.0.1:${e.SD_EMBEDDED_REDIS_PORT}`,
     dockerHost: e.DOCKER_HOST,
+    dockerCertPath: e.DOCKER_CERT_PATH,
     engine: e.SD_ENGINE,
     nodeDockerHost: e.SD_NODE_DOCKER_HOST ?? e.DOCKER_HOST,
   }));
@@ -390,7 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function withoutBlanks(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value !== undefined && value.trim() !== '' && (key.startsWith('SD_') || key === 'REDIS_URL' || key === 'DOCKER_HOST')) {
+    if (value !== undefined && value.trim() !== '' && (key.startsWith('SD_') || key === 'REDIS_URL' || key === 'DOCKER_HOST' || key === 'DOCKER_CERT_PATH')) {
       out[key] = value;
     }
   }

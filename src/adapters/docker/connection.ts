@@ -1,15 +1,26 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isDomainError } from '../../domain/errors.js';
 import { translateDockerError } from './errors.js';
 
-/** Builds the process's one Dockerode client from a DOCKER_HOST value (unix://, tcp://, http(s)://). */
-export function createDockerClient(dockerHost: string): Docker {
+/**
+ * Builds a Dockerode client from a DOCKER_HOST value (unix://, tcp://, http(s)://). With `certPath`
+ * (DOCKER_CERT_PATH: a folder holding ca.pem, cert.pem and key.pem, as the docker CLI's), a tcp:// engine is
+ * reached over TLS, its certificate verified against ca.pem and ours shown: an engine's API on a network is
+ * root on its host.
+ */
+export function createDockerClient(dockerHost: string, certPath?: string): Docker {
   if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  const tls = certPath !== undefined || url.protocol === 'https:';
   return new Docker({
-    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    protocol: tls ? 'https' : 'http',
     host: url.hostname,
-    port: Number(url.port || (url.protocol === 'https:' ? 2376 : 2375)),
+    port: Number(url.port || (tls ? 2376 : 2375)),
+    ...(certPath === undefined
+      ? {}
+      : { ca: readFileSync(join(certPath, 'ca.pem')), cert: readFileSync(join(certPath, 'cert.pem')), key: readFileSync(join(certPath, 'key.pem')) }),
   });
 }
 
