@@ -1,22 +1,18 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOST_IMAGE, makeHostImage } from '../support/host.js';
+import { makeBaseImages, NODE_IMAGE, REDIS_IMAGE } from '../support/app-image.js';
 import { waitUntil } from '../support/wait.js';
 import { freePort } from '../support/net.js';
 
 /**
  * `docker compose up` for real, on this machine's engine. No registry is reachable here, so the two base
- * images are made locally from the test's Debian 12 root file system: Node from this machine's own binary and
- * npm, Redis from Debian's package. The stack is then built and run exactly as docker-compose.yml says.
+ * images are made locally (test/support/app-image.ts). The stack is then built and run exactly as
+ * docker-compose.yml says.
  */
 const run = promisify(execFile);
-const NODE_IMAGE = 'spin-docker-test/node:20';
-const REDIS_IMAGE = 'spin-docker-test/redis:7';
 const suffix = randomBytes(3).toString('hex');
 const project = `sd-compose-${suffix}`;
 const instance = `compose-${suffix}`;
@@ -36,17 +32,6 @@ const composeEnv = () => ({
 });
 const compose = (...args: string[]) => run('docker-compose', ['-p', project, ...args], { env: composeEnv(), maxBuffer: 64 * 1024 * 1024 });
 
-async function buildImage(tag: string, dockerfile: string, files: Record<string, string> = {}): Promise<void> {
-  const context = mkdtempSync(join(tmpdir(), 'sd-base-'));
-  try {
-    for (const [name, source] of Object.entries(files)) cpSync(source, join(context, name), { recursive: true, dereference: true });
-    writeFileSync(join(context, 'Dockerfile'), dockerfile);
-    await run('docker', ['build', '-q', '-t', tag, context], { maxBuffer: 16 * 1024 * 1024 });
-  } finally {
-    rmSync(context, { recursive: true, force: true });
-  }
-}
-
 async function api(method: string, path: string, body?: Record<string, string>) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
@@ -62,32 +47,9 @@ const containerOf = async (service: string) => (await compose('ps', '-q', servic
 const health = async (service: string) => (await run('docker', ['inspect', '-f', '{{.State.Health.Status}}', await containerOf(service)])).stdout.trim();
 
 beforeAll(async () => {
-  await makeHostImage();
+  await makeBaseImages();
   await run('bash', ['images/build.sh', 'demo']);
   port = await freePort();
-  await buildImage(
-    NODE_IMAGE,
-    [
-      `FROM ${HOST_IMAGE}`,
-      'COPY node /usr/local/bin/node',
-      'COPY npm /usr/local/lib/node_modules/npm',
-      // This machine reaches the npm registry through a TLS-inspecting proxy: trust what the machine trusts.
-      'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
-      'RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm',
-      'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
-      'CMD ["node"]',
-    ].join('\n'),
-    { node: process.execPath, npm: '/usr/lib/node_modules/npm', 'ca-certificates.crt': '/etc/ssl/certs/ca-certificates.crt' },
-  );
-  await buildImage(
-    REDIS_IMAGE,
-    [
-      `FROM ${HOST_IMAGE}`,
-      'RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*',
-      'WORKDIR /data',
-      'CMD ["redis-server"]',
-    ].join('\n'),
-  );
   await compose('up', '-d', '--build');
 }, 900_000);
 

@@ -1,14 +1,18 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAppImage, REDIS_IMAGE } from '../support/app-image.js';
+import { createDockerClient } from '../../src/adapters/docker/connection.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { bootHost, HOST_IMAGE, makeHostImage, removeHost } from '../support/host.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { freePort, keepsPassing } from '../support/net.js';
+import { makeEngineCertificates, type EngineCertificates } from '../support/tls.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -17,7 +21,9 @@ import { waitUntil } from '../support/wait.js';
  * own, one manager and two workers. The API runs here and talks to the manager's engine on that network; a
  * worker runs on every node (this repository's build and this machine's Node.js, copied in), with the manager
  * as DOCKER_HOST and its own node's engine for what is done where the tasks run. Redis runs here, on the
- * network's gateway. No traffic leaves that network and loopback.
+ * network's gateway. The manager's engine answers on that network over TLS only, verifying its clients
+ * (certificates made for the test by openssl; DOCKER_CERT_PATH). Then the same swarm runs spin-docker as
+ * docker-stack.yml deploys it. No traffic leaves that network and loopback.
  */
 const run = promisify(execFile);
 const NETWORK = `sd-swarm-${randomBytes(3).toString('hex')}`;
@@ -30,7 +36,14 @@ const PASSWORD = 'swarm-test-password';
 const INSTANCE = `swarm-${randomBytes(3).toString('hex')}`;
 const TIMERS = { SD_ACTIVITY_SAMPLE_INTERVAL: '1', SD_INITIAL_TIMEOUT_INTERVAL: '15', SD_TIMEOUT_INTERVAL: '4', SD_RECONCILE_INTERVAL: '3' };
 
+/** Where the node workers keep the client certificate for the manager's engine. */
+const NODE_CERTS = '/etc/spin-docker/docker-certs';
+const APP_IMAGE = 'spin-docker-test/app:swarm';
+
 const address: Record<string, string> = {};
+let certsDir = '';
+let certs: EngineCertificates;
+const managerEngine = () => `tcp://${address[NODES[0]]}:2376`;
 let gateway = '';
 let redis: ChildProcess | undefined;
 let redisUrl = '';
@@ -76,7 +89,8 @@ async function trustLocalCas(host: string): Promise<void> {
 async function startNodeWorker(node: string): Promise<void> {
   const env = {
     SD_ENGINE: 'swarm',
-    DOCKER_HOST: `tcp://${address[NODES[0]]}:2375`,
+    DOCKER_HOST: managerEngine(),
+    DOCKER_CERT_PATH: NODE_CERTS,
     SD_NODE_DOCKER_HOST: 'unix:///var/run/docker.sock',
     REDIS_URL: redisUrl,
     SD_INSTANCE: INSTANCE,
@@ -106,8 +120,18 @@ beforeAll(async () => {
   for (const node of NODES) {
     address[node] = await bootHost(node, `${node}-docker`, { network: NETWORK, hostname: node, image: DOCKER_HOST_IMAGE });
   }
-  // The manager's engine answers on the test's network too (for the API, which runs here).
-  await inHost(NODES[0], `echo 'DOCKER_OPTS="-H tcp://${address[NODES[0]]}:2375"' >/etc/default/docker`);
+  // The manager's engine answers on the test's network too (for the API here and the nodes' workers), over
+  // TLS, to clients with a certificate of the test's authority only.
+  certsDir = mkdtempSync(join(tmpdir(), 'sd-swarm-tls-'));
+  certs = makeEngineCertificates(certsDir, [address[NODES[0]] as string]);
+  await inHost(NODES[0], 'mkdir -p /etc/docker/tls');
+  for (const file of ['ca.pem', 'cert.pem', 'key.pem']) await run('docker', ['cp', join(certs.engine, file), `${NODES[0]}:/etc/docker/tls/${file}`]);
+  const tls = '--tlsverify --tlscacert /etc/docker/tls/ca.pem --tlscert /etc/docker/tls/cert.pem --tlskey /etc/docker/tls/key.pem';
+  await inHost(NODES[0], `echo 'DOCKER_OPTS="-H tcp://${address[NODES[0]]}:2376 ${tls}"' >/etc/default/docker`);
+  for (const node of NODES) {
+    await inHost(node, `mkdir -p ${NODE_CERTS}`);
+    for (const file of ['ca.pem', 'cert.pem', 'key.pem']) await run('docker', ['cp', join(certs.client, file), `${node}:${NODE_CERTS}/${file}`]);
+  }
   for (const node of NODES) await inHost(node, 'systemctl restart docker && docker info >/dev/null');
   await inHost(NODES[0], `docker swarm init --advertise-addr ${address[NODES[0]]} >/dev/null`);
   const token = await inHost(NODES[0], 'docker swarm join-token -q worker');
@@ -144,7 +168,8 @@ beforeAll(async () => {
   h = await startHarness(
     {
       SD_ENGINE: 'swarm',
-      DOCKER_HOST: `tcp://${address[NODES[0]]}:2375`,
+      DOCKER_HOST: managerEngine(),
+      DOCKER_CERT_PATH: certs.client,
       REDIS_URL: redisUrl,
       SD_INSTANCE: INSTANCE,
       SD_PASSWORD: PASSWORD,
@@ -165,6 +190,7 @@ afterAll(async () => {
   redis?.kill('SIGTERM');
   for (const node of NODES) await removeHost(node, `${node}-docker`);
   await run('docker', ['network', 'rm', NETWORK]).catch(() => undefined);
+  if (certsDir !== '') rmSync(certsDir, { recursive: true, force: true });
 }, 300_000);
 
 interface View {
@@ -266,7 +292,122 @@ describe('SD_ENGINE=swarm on three nodes', () => {
     await expect.poll(() => statusLine(c.node as string, c.app_port), { timeout: 60_000, interval: 1_000 }).toBe('404');
     expect(await get(c.container_id)).toMatchObject({ status: 'running', node: c.node });
   });
+  it("refuses the manager's engine to a client without the test's certificate", async () => {
+    await expect(createDockerClient(managerEngine()).ping()).rejects.toThrow();
+    expect(String(await createDockerClient(managerEngine(), certs.client).ping())).toBe('OK');
+  });
+});
 
+describe('docker-stack.yml on the same swarm', () => {
+  const STACK = 'sd';
+  const stackInstance = `stack-${randomBytes(3).toString('hex')}`;
+  const stackApi = async (method: string, path: string, body?: Record<string, string>) => {
+    const res = await fetch(`http://${address[NODES[0]]}:8080${path}`, {
+      method,
+      headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as View & Record<string, string> };
+  };
+
+  beforeAll(async () => {
+    // No registry: the stack's images are built here and loaded into every node's engine.
+    await buildAppImage(APP_IMAGE);
+    for (const node of NODES) {
+      execFileSync('bash', ['-c', `docker save ${APP_IMAGE} ${REDIS_IMAGE} | docker exec -i ${node} docker load -q`], { maxBuffer: 64 * 1024 * 1024 });
+    }
+    await inHost(NODES[0], 'mkdir -p /opt/stack');
+    await run('docker', ['cp', 'docker-stack.yml', `${NODES[0]}:/opt/stack/docker-stack.yml`]);
+    const env = {
+      SD_PASSWORD: PASSWORD,
+      SD_REDIS_PASSWORD: 'stack-redis-password',
+      DOCKER_GID: await inHost(NODES[0], 'stat -c %g /var/run/docker.sock'),
+      SD_MANAGER_HOSTNAME: NODES[0],
+      SD_MANAGER_ADDRESS: address[NODES[0]] as string,
+      // The client certificate the test made, on the manager already (its own node worker's).
+      SD_DOCKER_CERT_PATH: NODE_CERTS,
+      SD_IMAGE: APP_IMAGE,
+      REDIS_IMAGE,
+      SD_INSTANCE: stackInstance,
+      SD_NETWORK: 'sd-stack',
+      SD_PORT_RANGE: '21100-21199',
+      SD_STOP_TIMEOUT: '3',
+      ...TIMERS,
+    };
+    const assignments = Object.entries(env)
+      .map(([key, value]) => `${key}='${value}'`)
+      .join(' ');
+    await inHost(NODES[0], `cd /opt/stack && env ${assignments} docker stack deploy -c docker-stack.yml ${STACK}`);
+    await waitUntil(
+      "the stack's API",
+      async () => ((await stackApi('GET', '/healthz').catch(() => ({ status: 0, body: null }))).status === 200 ? true : undefined),
+      300_000,
+    );
+  }, 1_800_000);
+
+  afterAll(async () => {
+    const ps = await inHost(NODES[0], `docker stack ps ${STACK} --no-trunc --format '{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}'`).catch(() => '');
+    process.stdout.write(`--- docker stack ps ${STACK}\n${ps}\n`);
+    const logs = await inHost(NODES[0], `docker service logs --tail 20 ${STACK}_worker 2>&1; docker service logs --tail 20 ${STACK}_api 2>&1`).catch(() => '');
+    process.stdout.write(`--- the stack's logs\n${logs}\n`);
+  }, 120_000);
+
+  it('runs Redis and the API on the manager and a worker on every node, each healthy', async () => {
+    await expect
+      .poll(
+        async () => await inHost(NODES[0], `docker service ls --filter label=com.docker.stack.namespace=${STACK} --format '{{.Name}} {{.Replicas}}' | sort`),
+        {
+          timeout: 180_000,
+          interval: 2_000,
+        },
+      )
+      .toBe([`${STACK}_api 1/1`, `${STACK}_redis 1/1`, `${STACK}_worker 3/3`].join('\n'));
+    const health = await stackApi('GET', '/healthz');
+    expect(health.body).toMatchObject({ status: 'ok', redis: 'ok', docker: 'ok', worker: 'ok' });
+    // The worker task on every node healthy, by its own health check.
+    for (const node of NODES) {
+      await expect
+        .poll(async () => await inHost(node, `docker ps --filter label=com.docker.swarm.service.name=${STACK}_worker --format '{{.Status}}'`), {
+          timeout: 120_000,
+          interval: 2_000,
+        })
+        .toMatch(/\(healthy\)/);
+    }
+  });
+
+  it("observes a container on a worker node by that node's stack worker, and wakes it there from its sleep", async () => {
+    let c: View | undefined;
+    for (let i = 0; i < 10 && (c === undefined || c.node === NODES[0]); i += 1) {
+      const res = await stackApi('POST', '/v1/containers', { image: TEST_IMAGES.httpd });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      c = res.body;
+    }
+    const onWorker = c as View;
+    expect(onWorker.node).not.toBe(NODES[0]);
+    await expect.poll(() => statusLine(onWorker.node as string, onWorker.app_port), { timeout: 20_000 }).toBe('404');
+    const socket = await holdOpen(address[onWorker.node as string] as string, onWorker.app_port);
+    try {
+      // Read from the node's /proc by the worker container there (SD_PROC_ROOT=/host/proc).
+      await expect
+        .poll(async () => (await stackApi('GET', `/v1/containers/${onWorker.container_id}`)).body.connections, { timeout: 30_000, interval: 500 })
+        .toBe('1');
+    } finally {
+      socket.destroy();
+    }
+    expect((await stackApi('PATCH', `/v1/containers/${onWorker.container_id}`, { status: 'stopped' })).status).toBe(200);
+    await expect
+      .poll(async () => (await stackApi('GET', `/v1/containers/${onWorker.container_id}`)).body.asleep, { timeout: 30_000, interval: 250 })
+      .toBe(true);
+    // The worker in the node's network listens on the port; a client's connection wakes the container.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await expect.poll(() => statusLine(onWorker.node as string, onWorker.app_port), { timeout: 60_000, interval: 1_000 }).toBe('404');
+    expect((await stackApi('GET', `/v1/containers/${onWorker.container_id}`)).body).toMatchObject({ status: 'running', node: onWorker.node });
+  });
+});
+
+describe('a node that goes down', () => {
   it('follows a worker node that goes down: its running containers are recorded stopped, saying why, within seconds', async () => {
     const victim = await createOnAWorkerNode();
     const node = victim.node as string;

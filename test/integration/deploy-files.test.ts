@@ -137,6 +137,56 @@ describe('deployment files', () => {
     expect(await refusal(noGroup)).toContain('set DOCKER_GID to the group of the Docker socket');
   });
 
+  it("docker-stack.yml: Redis and the API kept on the named manager, a worker on every node in its node's network and process table, the manager's engine over TLS only", async () => {
+    const env = {
+      SD_PASSWORD: 'pw',
+      SD_REDIS_PASSWORD: 'rp',
+      DOCKER_GID: '999',
+      SD_MANAGER_HOSTNAME: 'm1',
+      SD_MANAGER_ADDRESS: '10.1.2.3',
+      SD_DOCKER_CERT_PATH: '/etc/sd-certs',
+    };
+    const config = (given: Record<string, string>) =>
+      run('docker-compose', ['-f', 'docker-stack.yml', 'config'], { env: { PATH: process.env.PATH, ...given } }).then(
+        ({ stdout }) => stdout,
+        (error: { stderr?: string }) => `refused: ${error.stderr ?? ''}`,
+      );
+    const stdout = await config(env);
+    const section = (name: string) => (new RegExp(`\n {2}${name}:\n((?: {4}.*\n)+)`).exec(stdout)?.[1] ?? '') as string;
+    expect(section('worker')).toMatch(/deploy:\n\s+mode: global\n/);
+    for (const kept of ['api', 'redis']) expect(section(kept)).toMatch(/- node\.role == manager\n\s+- node\.hostname == m1\n/);
+    // The API and the workers in their node's network (the stack's way of network_mode: host), Redis's port on its node only.
+    expect(stdout).toMatch(/hostnet:\n\s+external: true\n\s+name: host\n/);
+    for (const service of ['api', 'worker']) expect(section(service)).toMatch(/networks:\n\s+hostnet: null\n/);
+    expect(section('redis')).toMatch(/- mode: host\n\s+protocol: tcp\n\s+published: 6390\n\s+target: 6379\n/);
+    expect(section('redis')).toMatch(/--requirepass/);
+    expect(section('worker')).toMatch(/REDIS_URL: redis:\/\/:rp@10\.1\.2\.3:6390\n/);
+    // Each worker reaches the manager's engine over TLS with the certificates handed as secrets (key readable by its user only).
+    expect(section('worker')).toMatch(/DOCKER_HOST: tcp:\/\/10\.1\.2\.3:2376\n/);
+    expect(section('worker')).toMatch(/DOCKER_CERT_PATH: \/run\/secrets\n/);
+    expect(section('worker')).toMatch(/SD_PROC_ROOT: \/host\/proc\n/);
+    expect(section('worker')).toMatch(/- mode: 256\n\s+source: docker-key\n\s+target: key\.pem\n\s+uid: '1000'\n/);
+    expect(stdout).toMatch(/docker-key:\n\s+file: \/etc\/sd-certs\/key\.pem\n/);
+    for (const service of ['api', 'worker']) {
+      expect(section(service)).toMatch(/user: 1000:999\n/);
+      expect(section(service)).toMatch(/cap_drop:\n\s+- ALL\n/);
+      expect(section(service)).toMatch(/read_only: true\n/);
+    }
+    // What it cannot do without, it says.
+    for (const [missing, said] of [
+      ['SD_PASSWORD', 'set SD_PASSWORD'],
+      ['SD_REDIS_PASSWORD', 'set SD_REDIS_PASSWORD'],
+      ['DOCKER_GID', 'set DOCKER_GID'],
+      ['SD_MANAGER_HOSTNAME', 'set SD_MANAGER_HOSTNAME'],
+      ['SD_MANAGER_ADDRESS', 'set SD_MANAGER_ADDRESS'],
+      ['SD_DOCKER_CERT_PATH', 'set SD_DOCKER_CERT_PATH'],
+    ] as const) {
+      const without: Record<string, string> = { ...env };
+      delete without[missing];
+      expect(await config(without)).toMatch(new RegExp(`^refused: [\\s\\S]*${said}`));
+    }
+  });
+
   it('scripts/install-node.sh refuses a tarball that is not what the registry published, and installs nothing', async () => {
     // A registry of the test's own on loopback: Node.js 99.0.0's metadata names one integrity, the tarball is another.
     const tarball = Buffer.from('not the tarball the registry published');
