@@ -172,6 +172,9 @@ describe('deployment files', () => {
       expect(section(service)).toMatch(/cap_drop:\n\s+- ALL\n/);
       expect(section(service)).toMatch(/read_only: true\n/);
     }
+    // `docker stack deploy` (20.10) takes the first '-' of ${VAR:?message} for a default's: a message has none
+    // (one did, and the API's user became the rest of its message).
+    for (const [, message] of readFileSync('docker-stack.yml', 'utf8').matchAll(/\$\{[A-Z_]+:\?([^}]*)\}/g)) expect(message).not.toContain('-');
     // What it cannot do without, it says.
     for (const [missing, said] of [
       ['SD_PASSWORD', 'set SD_PASSWORD'],

@@ -64,6 +64,29 @@ describe('DOCKER_CERT_PATH: the engine over TLS', () => {
     expect((await docker.version()).ApiVersion).toMatch(/^\d+\.\d+$/);
   });
 
+  it("reaches a unix socket it is given whatever the process's DOCKER_HOST and DOCKER_CERT_PATH say (a swarm node's own engine beside the manager's)", async () => {
+    const saved = { host: process.env.DOCKER_HOST, certs: process.env.DOCKER_CERT_PATH };
+    process.env.DOCKER_HOST = `tcp://127.0.0.1:${port}`;
+    process.env.DOCKER_CERT_PATH = join(dir, 'client');
+    try {
+      const node = createDockerClient('unix:///var/run/docker.sock');
+      // Through the socket: the listener here (the "manager") is not asked.
+      const before = handedOn;
+      expect(String(await node.ping())).toBe('OK');
+      expect(handedOn).toBe(before);
+      // And a tcp:// engine without certificates of its own is not given the environment's.
+      await expect(createDockerClient(`tcp://127.0.0.1:${port}`).ping()).rejects.toThrow();
+    } finally {
+      for (const [key, value] of [
+        ['DOCKER_HOST', saved.host],
+        ['DOCKER_CERT_PATH', saved.certs],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it('is refused without them, with a certificate of another authority, and when the engine is not the one ca.pem vouches for', async () => {
     // Plain HTTP to a TLS listener.
     await expect(createDockerClient(`tcp://127.0.0.1:${port}`).ping()).rejects.toThrow();

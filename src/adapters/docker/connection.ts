@@ -8,13 +8,17 @@ import { translateDockerError } from './errors.js';
  * Builds a Dockerode client from a DOCKER_HOST value (unix://, tcp://, http(s)://). With `certPath`
  * (DOCKER_CERT_PATH: a folder holding ca.pem, cert.pem and key.pem, as the docker CLI's), a tcp:// engine is
  * reached over TLS, its certificate verified against ca.pem and ours shown: an engine's API on a network is
- * root on its host.
+ * root on its host. Only what is given counts: docker-modem fills what is not from the process's DOCKER_HOST
+ * and DOCKER_CERT_PATH, and its host beats a socket (a node's socket client then talked to the manager), so
+ * every field is set here.
  */
 export function createDockerClient(dockerHost: string, certPath?: string): Docker {
-  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined };
+  if (dockerHost.startsWith('unix://')) return new Docker({ ...none, protocol: 'http', socketPath: dockerHost.slice('unix://'.length) });
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   const tls = certPath !== undefined || url.protocol === 'https:';
   return new Docker({
+    ...none,
     protocol: tls ? 'https' : 'http',
     host: url.hostname,
     port: Number(url.port || (tls ? 2376 : 2375)),
