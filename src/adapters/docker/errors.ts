@@ -1,7 +1,8 @@
 import { DomainError, PortTakenError, type ErrorKind } from '../../domain/errors.js';
 
 /** The engine's words for a host port it could not bind: another container holds it, or another process. */
-const PORT_TAKEN = /Bind for [^ ]*:(\d+) failed: port is already allocated|listen (?:tcp|udp)[46]? [^ ]*:(\d+): bind: address already in use/;
+/** What the engine says of a host port something else holds (a swarm task's error says the same). */
+export const PORT_TAKEN = /Bind for [^ ]*:(\d+) failed: port is already allocated|listen (?:tcp|udp)[46]? [^ ]*:(\d+): bind: address already in use/;
 
 /** Node network errors that mean "the engine is not there (right now)". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'EAI_AGAIN']);

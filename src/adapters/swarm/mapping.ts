@@ -94,7 +94,8 @@ export function taskEnding(task: EngineTask | undefined): string | null {
   if (task === undefined || !taskEnded(task)) return null;
   const code = task.Status.ContainerStatus?.ExitCode;
   if (task.Status.State === 'rejected' || task.Status.State === 'failed') {
-    if (code !== undefined && code !== 0 && task.Status.ContainerStatus?.ContainerID) return `exited (code ${code})`;
+    // 128 is the engine's own for a container it could not start (a host port taken, say): its error says why.
+    if (code !== undefined && code !== 0 && code !== 128 && task.Status.ContainerStatus?.ContainerID) return `exited (code ${code})`;
     return `${task.Status.State}: ${task.Status.Err ?? 'no reason given'}`;
   }
   return code === undefined ? null : `exited (code ${code})`;

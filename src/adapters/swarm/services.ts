@@ -3,11 +3,11 @@ import type { Readable } from 'node:stream';
 import type { ContainerLimits } from '../../config/env.js';
 import { LABELS } from '../../domain/containers/labels.js';
 import type { RuntimeContainer } from '../../domain/containers/record.js';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, PortTakenError } from '../../domain/errors.js';
 import type { ContainerOperations, CreateSpec, LogOptions } from '../../domain/ports.js';
 import type { EngineConnection } from '../docker/connection.js';
 import type { DockerContainers } from '../docker/containers.js';
-import { dockerStatus } from '../docker/errors.js';
+import { dockerStatus, PORT_TAKEN } from '../docker/errors.js';
 import type { DockerImages } from '../docker/images.js';
 import { engineLogs } from '../docker/log-stream.js';
 import {
@@ -176,8 +176,25 @@ export class SwarmServices implements ContainerOperations {
         TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: ((spec.TaskTemplate.ForceUpdate as number | undefined) ?? 0) + 1 },
       }));
     }
-    // The task this start makes, not the last run's (which may still be listed a moment, ended).
-    return this.settle(id, new Set(before.map((task) => task.ID)));
+    // The task this start makes, not the last run's (which may still be listed a moment, ended, or on its way
+    // out): a task listed before counts only if it runs again, or is on its way to.
+    const started = await this.settle(id, new Set(before.map((task) => task.ID)));
+    if (started !== null && !started.running) await this.throwIfPortTaken(id);
+    return started;
+  }
+
+  /**
+   * A task that could not bind a host port failed as a task, not as an API call: said as the single engine
+   * says it (PortTakenError), so that the start waits for a sleeping container's ports to be handed back (the
+   * wake listener of its node holds them until it hears of the start) and starts again.
+   */
+  private async throwIfPortTaken(id: string): Promise<void> {
+    const task = latestTask(await this.tasks(id));
+    const taken = PORT_TAKEN.exec(task?.Status.Err ?? '');
+    if (taken !== null) {
+      const port = Number(taken[1] ?? taken[2]);
+      throw new PortTakenError(port, `The swarm could not start ${id}: host port ${port} is taken on its node`);
+    }
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<'stopped' | 'missing'> {
@@ -303,8 +320,8 @@ export class SwarmServices implements ContainerOperations {
   }
 
   /**
-   * Waits until the service's newest task (one not in `earlier`) runs or has ended (or there is none to wait
-   * for), and says what it is then.
+   * Waits until the service's newest task (one not in `earlier`, or one of those that is live again) runs or
+   * has ended (or there is none to wait for), and says what it is then.
    */
   private async settle(id: string, earlier: ReadonlySet<string>): Promise<RuntimeContainer | null> {
     const deadline = Date.now() + this.options.startTimeoutMs;
@@ -312,7 +329,7 @@ export class SwarmServices implements ContainerOperations {
       const service = await this.service(id);
       if (service === null) return null;
       const tasks = await this.tasks(id);
-      const latest = latestTask(tasks.filter((task) => !earlier.has(task.ID)));
+      const latest = latestTask(tasks.filter((task) => !earlier.has(task.ID) || taskLive(task)));
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 0;
       const settled = wanted === 0 || (latest !== undefined && (latest.Status.State === 'running' || !taskLive(latest)));
       if (settled) {
@@ -321,7 +338,13 @@ export class SwarmServices implements ContainerOperations {
       }
       if (Date.now() > deadline) {
         const why = latest === undefined ? 'no task yet' : `its task is ${latest.Status.State}${latest.Status.Err ? `: ${latest.Status.Err}` : ''}`;
-        throw new DomainError('unavailable', 'task_not_started', `The swarm did not start ${id} in time (${why}; ${taskEnding(latest) ?? 'no node took it'})`);
+        // What the swarm lists, for whoever reads the error: each task's desired and current state.
+        const listed = tasks.map((task) => `${task.ID.slice(0, 12)} ${task.DesiredState}/${task.Status.State}`).join(', ') || 'none';
+        throw new DomainError(
+          'unavailable',
+          'task_not_started',
+          `The swarm did not start ${id} in time (${why}; ${taskEnding(latest) ?? 'no node took it'}; ${wanted} replica(s) wanted; tasks: ${listed})`,
+        );
       }
       await sleep(this.pollMs);
     }

@@ -71,6 +71,15 @@ describe('a swarm service as a container', () => {
     expect(taskEnding(exited)).toBe('exited (code 3)');
     const rejected = task('rejected', '2026-12-02T10:00:00Z', { Status: { State: 'rejected', Err: 'No such image: nope' } });
     expect(taskEnding(rejected)).toBe('rejected: No such image: nope');
+    // A container the node could not start (the three-node test's: its port held by the wake listener).
+    const unstarted = task('failed', '2026-12-02T10:00:00Z', {
+      Status: {
+        State: 'failed',
+        Err: 'starting container failed: … Error starting userland proxy: listen tcp4 0.0.0.0:21000: bind: address already in use',
+        ContainerStatus: { ContainerID: 'f'.repeat(64), ExitCode: 128 },
+      },
+    });
+    expect(taskEnding(unstarted)).toMatch(/^failed: starting container failed: .*address already in use$/);
     expect(taskEnding(task('running', '2026-12-02T10:00:00Z'))).toBeNull();
   });
 
