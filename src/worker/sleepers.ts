@@ -41,6 +41,8 @@ export interface Sleepers {
 /** After a first connection, how long to go on accepting the ones that come with it before handing the ports back. */
 const GATHER_QUIET_MS = 8;
 const GATHER_MAX_MS = 50;
+/** The longest a start by someone else keeps a sleeping container's ports unheld (a swarm start's deadline is about this). */
+const HANDED_BACK_MS = 60_000;
 
 interface Waking {
   readonly held: HeldConnection[];
@@ -71,6 +73,12 @@ export function keepSleepers({
   reach = byAddress,
 }: SleepersDeps): Sleepers {
   const waking = new Map<string, Waking>();
+  /**
+   * Containers someone else is starting (a PATCH, another node's wake), until when: their ports were handed
+   * back and are not listened on again meanwhile, though their records still say stopped (a start on a swarm
+   * takes seconds, several passes).
+   */
+  const handedBack = new Map<string, number>();
   const holder = new PortHolder({
     address,
     onConnection: (id, held) => accept(id, held),
@@ -87,7 +95,10 @@ export function keepSleepers({
 
   async function sync(): Promise<void> {
     const records = await store.list();
+    const now = Date.now();
     const wanted = new Map(records.filter(sleeping).map((record) => [record.id, record]));
+    for (const [id, until] of handedBack) if (until <= now || !wanted.has(id)) handedBack.delete(id);
+    for (const id of handedBack.keys()) wanted.delete(id);
     await Promise.all(
       holder
         .ids()
@@ -197,9 +208,13 @@ export function keepSleepers({
       const id = event.type === 'container.deleted' ? event.id : event.record.id;
       void holder.close(id);
     } else if (event.type === 'container.waking' && !waking.has(event.record.id)) {
-      // Someone else starts it (a PATCH, another host's wake): its ports are handed back.
+      // Someone else starts it (a PATCH, another host's wake): its ports are handed back, and kept so while
+      // that start lasts (or its record leaves `stopped`).
+      handedBack.set(event.record.id, Date.now() + HANDED_BACK_MS);
       void holder.close(event.record.id);
     } else if (event.type === 'container.stopped' && sleeping(event.record) && !holder.has(event.record.id) && !waking.has(event.record.id)) {
+      // Stopped anew (a start that ended so, too): listened on at once.
+      handedBack.delete(event.record.id);
       void holder.open(event.record.id, tcpBindings(event.record.ports));
     }
   });

@@ -5,6 +5,7 @@ import { BindProbe } from '../../src/adapters/net/host-ports.js';
 import { openEvents, type SseClient } from '../support/sse.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
+import { keepsPassing } from '../support/net.js';
 
 /**
  * Sleep, don't break: a stopped container keeps its ports, and a connection to any of them wakes it and is
@@ -171,6 +172,21 @@ describe('wake on connect', () => {
     expect((await exchange(Number(asleep.app_port), 'GET / HTTP/1.0\r\n\r\n')).answer).toMatch(/^HTTP\/1\.[01] \d{3} /);
     const metrics = await h.worker.metrics.registry.getSingleMetricAsString('spin_docker_wake_seconds');
     expect(metrics).toMatch(/spin_docker_wake_seconds_count\{[^}]*\} [1-9]/);
+  });
+
+  it("keeps a sleeping container's ports handed back while someone else starts it, though its record still says stopped, and listens again once it is stopped anew", async () => {
+    const created = await create(TEST_IMAGES.httpd);
+    const asleep = await putToSleep(created.container_id);
+    const record = await h.api.store.get(created.container_id);
+    if (record === null) throw new Error('no record');
+    // What a start by a PATCH or another node's wake says first: the worker lets go of the ports.
+    await h.api.events.publish({ type: 'container.waking', record, detail: { peer: 'request' } });
+    await expect.poll(() => listening(Number(asleep.app_port)), { timeout: 5_000, interval: 100 }).toBe(false);
+    // A start on a swarm takes seconds: the worker's passes (every 2 s) do not take the ports back meanwhile
+    // (they did, and the start's new task found its port taken: the three-node test).
+    await keepsPassing(5_000, async () => expect(await listening(Number(asleep.app_port))).toBe(false));
+    await h.api.events.publish({ type: 'container.stopped', record });
+    await expect.poll(() => listening(Number(asleep.app_port)), { timeout: 5_000, interval: 100 }).toBe(true);
   });
 
   it('a raw TCP exchange sent before the container listens is delivered once it does, both ways, with half-close', async () => {
