@@ -109,6 +109,9 @@ export class SwarmServices implements ContainerOperations {
         Networks: [{ Target: await this.options.network() }],
       },
       Mode: { Replicated: { Replicas: 1 } },
+      // A start's new task replaces the last one (stop first: they share host ports); one that fails does not
+      // pause the service's updates (the default), which would leave the next start without a task.
+      UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'continue' },
       // Host mode: each port is bound on the node its task runs on, as a single engine binds it, so that the
       // node's own processes (the wake listener, the probe) find it there; the routing mesh would answer on
       // every node and hide which one holds the container.
@@ -164,17 +167,18 @@ export class SwarmServices implements ContainerOperations {
     const before = await this.tasks(id);
     const latest = latestTask(before);
     if ((service.Spec.Mode.Replicated?.Replicas ?? 0) !== 1) {
-      await this.update(id, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
+      // Scaled up with a change of the spec too: the stopped task may still be in the manager's store (marked
+      // for removal, not yet reaped), and the orchestrator then counts its slot as filled and makes no task (nor
+      // again once it is reaped); changed, the task is out of date and the updater replaces it. The three-node
+      // test saw a service of one replica with no task for a minute without this.
+      await this.update(id, (spec) => ({ ...forced(spec), Mode: { Replicated: { Replicas: 1 } } }));
     } else if (latest !== undefined && (latest.Status.State === 'running' || taskLive(latest))) {
       // Running, or on its way there: that task is the answer.
       return this.settle(id, new Set());
     } else {
       // One replica whose task ended by itself (restart policy none): the swarm makes no other until the
       // service changes, so it is made to (ForceUpdate), as `docker service update --force` does.
-      await this.update(id, (spec) => ({
-        ...spec,
-        TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: ((spec.TaskTemplate.ForceUpdate as number | undefined) ?? 0) + 1 },
-      }));
+      await this.update(id, forced);
     }
     // The task this start makes, not the last run's (which may still be listed a moment, ended, or on its way
     // out): a task listed before counts only if it runs again, or is on its way to.
@@ -411,6 +415,12 @@ export class SwarmServices implements ContainerOperations {
     this.nodesAt = Date.now();
   }
 }
+
+/** The spec with its task template marked changed (`docker service update --force`): the swarm makes a new task. */
+const forced = (spec: ServiceSpec): ServiceSpec => ({
+  ...spec,
+  TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: ((spec.TaskTemplate.ForceUpdate as number | undefined) ?? 0) + 1 },
+});
 
 /** How long a listing of the nodes (their names, whether they are up) stands. */
 const NODES_FRESH_MS = 2_000;
