@@ -3,7 +3,7 @@ import type { Clock, ContainerOperations, ContainerStore, EventDetail, EventLog,
 import type { HostPortAllocator } from './host-ports.js';
 import { moveTakenPort } from './port-move.js';
 import type { ContainerRecord } from './record.js';
-import { startPatch } from './record.js';
+import { startPatch, stoppedPatch } from './record.js';
 import { firstCheck, type ContainerSettings } from './settings.js';
 
 /**
@@ -11,7 +11,7 @@ import { firstCheck, type ContainerSettings } from './settings.js';
  * start its container, and ask the worker to stop it. Shared, so that every caller does them the same way.
  */
 export interface ActionDeps {
-  readonly runtime: Pick<ContainerOperations, 'start' | 'recreate'>;
+  readonly runtime: Pick<ContainerOperations, 'start' | 'recreate' | 'inspect'>;
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop'>;
   readonly clock: Clock;
@@ -118,5 +118,24 @@ export async function startContainer(deps: ActionDeps, given: ContainerRecord, d
     if (result.record.status === 'running') return result.record;
     throw conflict('status_conflict', `Container ${record.id} ${result.record.status === 'deleting' ? 'is being deleted' : 'changed while starting'}`);
   }
-  return result.record;
+  return confirmRunning(deps, result.record);
+}
+
+/**
+ * A record just written `running` from what the engine said a moment before: asks the engine once more. A
+ * command that ended between that answer and the write has already had its engine event, and the worker saw
+ * the record still stopped then and had nothing to do, so nobody else would set it right until the next full
+ * pass (a wake waited on it for its whole timeout). An end after this look has its own event, seen after the
+ * write.
+ */
+export async function confirmRunning(deps: Pick<ActionDeps, 'runtime' | 'store' | 'clock'>, record: ContainerRecord): Promise<ContainerRecord> {
+  if (record.status !== 'running') return record;
+  const now = await deps.runtime.inspect(record.id);
+  if (now === null || now.running) return record;
+  const ended = await deps.store.transition(
+    record.id,
+    { from: ['running'], startCount: record.startCount },
+    { ...stoppedPatch(deps.clock.now()), stopReason: now.ended ?? 'exited' },
+  );
+  return ended.outcome === 'missing' ? record : ended.record;
 }

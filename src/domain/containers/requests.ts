@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { PortTakenError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import type { Clock, ContainerOperations, ContainerStore, EventLog, ImageOperations, JobQueue, LogOptions } from '../ports.js';
-import { missingContainer, requestStop, startContainer } from './actions.js';
+import { confirmRunning, missingContainer, requestStop, startContainer } from './actions.js';
 import type { HostPortAllocator } from './host-ports.js';
 import { formatDuration } from '../durations.js';
 import { identityLabels } from './labels.js';
@@ -26,7 +26,7 @@ export interface CreateOptions {
 }
 
 export interface RequestDeps {
-  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'recreate' | 'remove' | 'logs'> & Pick<ImageOperations, 'exposedPorts'>;
+  readonly runtime: Pick<ContainerOperations, 'createAndStart' | 'start' | 'recreate' | 'remove' | 'logs' | 'inspect'> & Pick<ImageOperations, 'exposedPorts'>;
   readonly store: ContainerStore;
   readonly queue: Pick<JobQueue, 'enqueueStop' | 'enqueueDelete'>;
   readonly clock: Clock;
@@ -159,7 +159,7 @@ export function createContainerRequests(deps: RequestDeps) {
       });
       throw error;
     }
-    return record;
+    return confirmRunning(deps, record);
   }
 
   /**
