@@ -43,7 +43,7 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
   };
   const events = { publish: async () => undefined };
   const idlePass = createIdlePass({ store: env.store, runtime, probe, queue: env.queue, clock: { now: Date.now }, settings, events });
-  const sampler = { pass: () => idlePass.run({ sample: true }) };
+  const sampler = { pass: () => idlePass.once({ sample: true }) };
   // The same pass with quiet connections on: each container's net/dev is read too, and its bytes kept.
   const counting = createIdlePass({
     store: env.store,
@@ -59,7 +59,7 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
 
   // A first pass writes every container's count once; what is measured is the steady state after it.
   const first = await sampler.pass();
-  await counting.run({ sample: true });
+  await counting.once({ sample: true });
   const ours = { wall: [] as number[], cpu: [] as number[] };
   const withBytes = { wall: [] as number[], cpu: [] as number[] };
   const raw = { wall: [] as number[], cpu: [] as number[] };
@@ -71,7 +71,7 @@ export async function samplingScenario(env: BenchEnv): Promise<ScenarioReport> {
     ours.cpu.push(cpuNow() - c);
     if (report.unknown > 0) throw new Error(`${report.unknown} of ${report.containers} containers could not be sampled`);
     [t, c] = [performance.now(), cpuNow()];
-    await counting.run({ sample: true });
+    await counting.once({ sample: true });
     withBytes.wall.push(since(t));
     withBytes.cpu.push(cpuNow() - c);
     [t, c] = [performance.now(), cpuNow()];

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     [
       {
         name: 'stop accepting and drain requests',
-        run: () =>
+        close: () =>
           new Promise<void>((resolve) => {
             const { server } = started;
             if (server?.listening !== true) return resolve();
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
             server.closeIdleConnections();
           }),
       },
-      { name: 'close queues and Redis', run: async () => started.deps?.close() },
+      { name: 'close queues and Redis', close: async () => started.deps?.close() },
     ],
     logger,
     15_000,

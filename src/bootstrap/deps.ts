@@ -31,7 +31,7 @@ import { withContainerEvents, withPullEvents } from '../domain/events.js';
 import { createImageCatalog, type ImageCatalog } from '../domain/images/catalog.js';
 import { createImagePulls, type ImagePulls } from '../domain/images/pulls.js';
 import type { Clock, ConnectionProbe, ContainerRuntime, ContainerStore, EventLog, JobQueue, Leases, LoginThrottle, RegistryAuth } from '../domain/ports.js';
-import { createHealthCheck, type HealthReport } from '../adapters/redis/health.js';
+import { createHealthReport, type HealthReport } from '../adapters/redis/health.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from '../adapters/prometheus/metrics.js';
 
@@ -203,7 +203,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       lockoutSeconds: config.loginLockout,
       globalMaxFailures: config.loginGlobalMaxFailures,
     }),
-    health: createHealthCheck(redis, (ms) => runtime.answering(ms), prefix),
+    health: createHealthReport(redis, (ms) => runtime.answering(ms), prefix),
     async close() {
       eventLog.close();
       await images.close();

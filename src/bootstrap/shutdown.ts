@@ -2,7 +2,7 @@ import type { Logger } from './logger.js';
 
 export interface ShutdownStep {
   readonly name: string;
-  run(): Promise<unknown>;
+  close(): Promise<unknown>;
 }
 
 /**
@@ -21,7 +21,7 @@ export function createShutdown(steps: readonly ShutdownStep[], logger: Logger, t
       timer.unref();
       for (const step of steps) {
         try {
-          await step.run();
+          await step.close();
         } catch (error) {
           logger.warn({ err: error, step: step.name }, 'shutdown step failed');
         }

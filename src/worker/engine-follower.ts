@@ -10,7 +10,7 @@ export interface FollowerDeps {
   /** The longest wait between two attempts to reach the engine. */
   readonly maxRetryMs?: number;
   /** How often the records of the containers known to exist are looked for (a lost or emptied store). */
-  readonly indexCheckMs?: number;
+  readonly indexScanMs?: number;
   /** Called each time the event stream is followed again after it was lost. */
   readonly onReconnect?: () => void;
 }
@@ -25,11 +25,11 @@ export interface EngineFollower {
  * Keeps the records in step with Docker: follows the engine's event stream and reconciles the record of every
  * container that started, died or vanished; after opening (or reopening) the stream it reconciles everything,
  * since events may have been missed. Events for one container are handled one at a time, and a burst of them
- * collapses into one more pass. Every `indexCheckMs` it also asks the store, in one call, which of the
+ * collapses into one more pass. Every `indexScanMs` it also asks the store, in one call, which of the
  * containers it knows to exist have no record (a store emptied or lost, a record deleted by hand), and
  * reconciles those, so that they are adopted within seconds rather than at the next full pass.
  */
-export function followEngine({ runtime, consistency, logger, maxRetryMs = 10_000, indexCheckMs = 2_000, onReconnect }: FollowerDeps): EngineFollower {
+export function followEngine({ runtime, consistency, logger, maxRetryMs = 10_000, indexScanMs = 2_000, onReconnect }: FollowerDeps): EngineFollower {
   /** Containers of ours the worker knows to exist: the last listing, and every one an event named since. */
   const known = new Set<string>();
   const perContainer = serialPerKey(
@@ -64,7 +64,7 @@ export function followEngine({ runtime, consistency, logger, maxRetryMs = 10_000
   });
 
   let checking: Promise<void> | undefined;
-  const indexCheck = setInterval(() => {
+  const indexScan = setInterval(() => {
     if (checking !== undefined || known.size === 0) return;
     checking = (async () => {
       // A store that lost everything is rebuilt in one pass (which says so), not container by container.
@@ -75,12 +75,12 @@ export function followEngine({ runtime, consistency, logger, maxRetryMs = 10_000
       .finally(() => {
         checking = undefined;
       });
-  }, indexCheckMs);
+  }, indexScanMs);
 
   return {
     ready: following.ready,
     async close() {
-      clearInterval(indexCheck);
+      clearInterval(indexScan);
       await following.close();
       await checking;
       await perContainer.idle();

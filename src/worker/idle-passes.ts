@@ -38,7 +38,7 @@ export interface IdlePasses {
  * log says why, once), and decides every check that is due. A pass in which no container's sockets could be
  * read at all (a worker outside the host's PID namespace, a rootless engine) counts as "cannot work here" too.
  */
-export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, onThisHost, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
+export function startIdlePasses({ sources, intervalMs, probe, pass, leases, host, onThisHost, logger, onModeChange, metrics }: IdlePassesDeps): IdlePasses {
   let mode: ActivityMode = 'reported-only';
   const become = (next: ActivityMode) => {
     if (next === mode) return;
@@ -63,7 +63,7 @@ export function runIdlePasses({ sources, intervalMs, probe, pass, leases, host, 
       const endPass = metrics?.activityPass.startTimer();
       // On a swarm each node's worker samples its node's containers, and one worker at a time decides for all.
       const decide = onThisHost === undefined || (await leases.acquire('idle-decide', Math.max(500, intervalMs - 250)));
-      const report = await pass.run({ sample, decide, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
+      const report = await pass.once({ sample, decide, ...(onThisHost === undefined ? {} : { only: onThisHost }) });
       endPass?.();
       if (why !== null) off(why);
       if (!sample) return;

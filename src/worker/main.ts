@@ -14,9 +14,12 @@ async function main(): Promise<void> {
   // Signals are handled from the first moment: a stop during start-up is a stop, not a crash.
   const shutdown = createShutdown(
     [
-      { name: 'finish jobs in hand', run: async () => started.worker?.close() },
-      { name: 'stop serving metrics', run: async () => new Promise<void>((resolve) => (started.metrics ? started.metrics.close(() => resolve()) : resolve())) },
-      { name: 'close queues and Redis', run: async () => started.deps?.close() },
+      { name: 'finish jobs in hand', close: async () => started.worker?.close() },
+      {
+        name: 'stop serving metrics',
+        close: async () => new Promise<void>((resolve) => (started.metrics ? started.metrics.close(() => resolve()) : resolve())),
+      },
+      { name: 'close queues and Redis', close: async () => started.deps?.close() },
     ],
     logger,
     Math.max(30_000, (config.stopTimeout + config.dockerTimeout + 20) * 1000),

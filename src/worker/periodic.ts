@@ -16,15 +16,15 @@ export function every(intervalMs: number, task: (first: boolean) => Promise<void
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
-  const run = (first: boolean) => {
+  const tick = (first: boolean) => {
     running = task(first)
       .catch(onError)
       .finally(() => {
         running = undefined;
-        if (!stopped) timer = setTimeout(() => run(false), intervalMs);
+        if (!stopped) timer = setTimeout(() => tick(false), intervalMs);
       });
   };
-  run(true);
+  tick(true);
   const first = running ?? Promise.resolve();
 
   return {

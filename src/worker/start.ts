@@ -13,7 +13,7 @@ import type { Wake } from '../domain/containers/wake.js';
 import type { ConnectionProbe, ContainerRuntime, ContainerStore, EventLog, Leases } from '../domain/ports.js';
 import { keepSleepers } from './sleepers.js';
 import { followEngine } from './engine-follower.js';
-import { runIdlePasses } from './idle-passes.js';
+import { startIdlePasses } from './idle-passes.js';
 import { startJobWorkers } from './job-workers.js';
 import { every } from './periodic.js';
 
@@ -88,7 +88,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   };
   if (swarm) void learnNode();
   const onThisNode = swarm ? { onThisHost: (record: ContainerRecord) => node !== undefined && (record.node === node || record.node === '') } : {};
-  const idle = runIdlePasses({
+  const idle = startIdlePasses({
     ...onThisNode,
     sources: config.activitySources,
     intervalMs: config.activitySampleInterval * 1000,

@@ -31,7 +31,7 @@ const PROBE_MS = 2000;
  * Asks Redis, Docker and the worker's heartbeat, each bounded to 2 s. `pingDocker` must drop its request at
  * the deadline, so that probing a hung engine leaves no socket behind.
  */
-export function createHealthCheck(redis: Redis, pingDocker: (timeoutMs: number) => Promise<boolean>, prefix: string): () => Promise<HealthReport> {
+export function createHealthReport(redis: Redis, pingDocker: (timeoutMs: number) => Promise<boolean>, prefix: string): () => Promise<HealthReport> {
   return async () => {
     const [heartbeat, engineUp] = await Promise.all([
       within(PROBE_MS, redis.mget(heartbeatKey(prefix), activityModeKey(prefix))).then(

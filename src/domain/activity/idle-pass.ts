@@ -186,7 +186,7 @@ export function createIdlePass(deps: IdlePassDeps) {
      * own worker's, and a sample taken here would read as unknown). `decide: false`: sample only (on a swarm
      * one worker at a time decides, for every record, on what the nodes' samples wrote).
      */
-    async run(options: { readonly sample: boolean; readonly only?: (record: ContainerRecord) => boolean; readonly decide?: boolean }): Promise<PassReport> {
+    async once(options: { readonly sample: boolean; readonly only?: (record: ContainerRecord) => boolean; readonly decide?: boolean }): Promise<PassReport> {
       const all = await store.list();
       const mine = options.only ?? (() => true);
       let running = all.filter((record) => record.status === 'running');

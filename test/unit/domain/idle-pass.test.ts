@@ -34,7 +34,7 @@ describe('the idle pass', () => {
       ],
       { busy: 2, idle: 0, 'first-look': 0, 'not-due': 0 },
     );
-    const report = await pass.run({ sample: true });
+    const report = await pass.once({ sample: true });
     expect(report).toMatchObject({ containers: 4, active: 1, checked: 3, stopping: 1 });
     expect(store.records.get('busy')).toMatchObject({ status: 'running', strikes: 0, connections: 2, nextCheckAt: due + 60_000 });
     expect(store.records.get('idle')?.status).toBe('stopping');
@@ -51,21 +51,21 @@ describe('the idle pass', () => {
       ],
       { here: 0, there: null },
     );
-    const sampleOnly = await pass.run({ sample: true, only: (record) => record.node === 'node-1', decide: false });
+    const sampleOnly = await pass.once({ sample: true, only: (record) => record.node === 'node-1', decide: false });
     expect(sampleOnly).toMatchObject({ containers: 1, unknown: 0, stopping: 0 });
     expect(store.records.get('here')).toMatchObject({ status: 'running', connections: 0 });
     // Not sampled here: it would read as unknown, overwriting its own node's sample.
     expect(store.records.get('there')).toMatchObject({ status: 'running', strikes: 1, connections: null });
     expect(queue.queued).toEqual([]);
     // The worker holding the decisions decides for both, on what the records say.
-    const deciding = await pass.run({ sample: true, only: (record) => record.node === 'node-1', decide: true });
+    const deciding = await pass.once({ sample: true, only: (record) => record.node === 'node-1', decide: true });
     expect(deciding).toMatchObject({ containers: 1, stopping: 2 });
     expect(queue.queued.sort()).toEqual(['stop here 1', 'stop there 1']);
   });
 
   it('never makes a container idle from a sample it could not take', async () => {
     const { store, pass } = setUp([['unknown', { ports: { '80/tcp': '1' }, pid: 5, nextCheckAt: 0, strikes: 1, observedAt: 999_990 }]], { unknown: null });
-    const report = await pass.run({ sample: true });
+    const report = await pass.once({ sample: true });
     expect(report.unknown).toBe(1);
     expect(store.records.get('unknown')?.status).toBe('running');
   });
@@ -74,7 +74,7 @@ describe('the idle pass', () => {
     const { store, queue, pass } = setUp([['c', { nextCheckAt: 0, strikes: 1 }]], {});
     const stale = store.records.get('c');
     // Another worker's pass read the same record; this one stops it first.
-    await pass.run({ sample: false });
+    await pass.once({ sample: false });
     expect(queue.queued).toEqual(['stop c 1']);
     // The container is started again meanwhile (start 2); the other pass's decision on start 1 must not stick.
     store.records.set('c', { ...(stale as NonNullable<typeof stale>), startCount: 2, status: 'running', strikes: 1, nextCheckAt: 0 });
@@ -84,7 +84,7 @@ describe('the idle pass', () => {
 
   it('gives a running record without a check (started while the idle stop was off) a check an interval away', async () => {
     const { store, clock, pass } = setUp([['c', { nextCheckAt: null }]], {});
-    await pass.run({ sample: false });
+    await pass.once({ sample: false });
     expect(store.records.get('c')?.nextCheckAt).toBe(clock.now() + 60_000);
   });
 });

@@ -91,14 +91,14 @@ describe('the lifetime pass', () => {
     const events = new MemoryEventLog();
     const queue = new FakeQueue();
     const pass = createIdlePass({ store, runtime: new FakeEngine(), probe: fakeProbe({}), queue, events, clock, settings });
-    const first = await pass.run({ sample: false });
+    const first = await pass.once({ sample: false });
     expect(first).toMatchObject({ stopping: 1, deleting: 1, warned: 1 });
     expect(store.records.get('due')).toMatchObject({ status: 'stopping', stopReason: 'deadline' });
     expect(store.records.get('old')?.stopReason).toMatch(/^stopped for 3 min \(SD_DELETE_STOPPED_AFTER 1 min\)$/);
     expect(queue.queued).toEqual(['stop due 1', 'delete old']);
     expect(events.types.filter((type) => type === 'container.expiring')).toHaveLength(1);
     // Once is enough: the same deadline is not warned of again.
-    expect((await pass.run({ sample: false })).warned).toBe(0);
+    expect((await pass.once({ sample: false })).warned).toBe(0);
     expect(store.records.get('young')?.status).toBe('stopped');
   });
 });
