@@ -17,7 +17,10 @@ beforeAll(async () => {
       .auth(...h.auth)
       .send({ image: TEST_IMAGES.chatty })
   ).body.container_id as string;
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // The first test wants both streams in its last lines: wait until the chatty container has written some.
+  await expect
+    .poll(async () => (await h.http.get(`/v1/containers/${id}/logs?tail=4`).auth(...h.auth)).text.trim().split('\n').length, { timeout: 15_000, interval: 100 })
+    .toBeGreaterThanOrEqual(4);
 });
 afterAll(async () => {
   await h?.close();
