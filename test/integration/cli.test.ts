@@ -77,6 +77,36 @@ describe('spin-docker (CLI)', () => {
     await waitUntil('deleted', async () => ((await cli(['inspect', id])).code === 1 ? true : undefined), 20_000);
   });
 
+  it('run --stop-after, extend, and inspect saying what keeps it up and why it stopped', async () => {
+    const id = (await cli(['run', TEST_IMAGES.noPorts, '--stop-after', '1h'])).stdout.trim();
+    const before = JSON.parse((await cli(['inspect', id])).stdout) as { stop_at: string; kept_by: string }[];
+    const stopAt = Date.parse(before[0]?.stop_at ?? '');
+    expect(stopAt - Date.now()).toBeGreaterThan(55 * 60_000);
+    expect(stopAt - Date.now()).toBeLessThanOrEqual(60 * 60_000);
+
+    const extended = await cli(['extend', id.slice(0, 8), '2h']);
+    expect(extended.code).toBe(0);
+    const [shown, , , at] = extended.stdout.trim().split(' ');
+    expect(shown).toBe(id);
+    expect(Date.parse(at ?? '') - stopAt).toBeGreaterThanOrEqual(2 * 3600_000 - 1000);
+    const after = JSON.parse((await cli(['inspect', id])).stdout) as { stop_at: string; kept_by: string }[];
+    expect(after[0]?.stop_at).toBe(at);
+    expect(after[0]?.kept_by).toMatch(/extended until/);
+    expect(await cli(['extend', id, 'soon'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/duration/i) });
+
+    expect((await cli(['stop', id])).code).toBe(0);
+    const stopped = await waitUntil(
+      'stopped',
+      async () => {
+        const [view] = JSON.parse((await cli(['inspect', id])).stdout) as { status: string; stop_reason: string }[];
+        return view?.status === 'stopped' ? view : undefined;
+      },
+      20_000,
+    );
+    expect(stopped.stop_reason).toBe('requested');
+    expect((await cli(['rm', id])).code).toBe(0);
+  });
+
   it('logs: the tail, and -f that follows until the container stops', async () => {
     const id = (await cli(['run', TEST_IMAGES.chatty])).stdout.trim();
     await waitUntil('some output', async () => ((await cli(['logs', '--tail', 'all', id])).stdout.includes('out-3') ? true : undefined), 20_000);

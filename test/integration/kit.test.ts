@@ -47,7 +47,7 @@ interface Started {
   app: string;
 }
 
-async function start(image: string, options: { ssh_key?: string; env?: Record<string, string> } = {}): Promise<Started> {
+async function start(image: string, options: { ssh_key?: string; env?: Record<string, string>; stop_after?: string } = {}): Promise<Started> {
   const res = await h.http
     .post('/v1/containers')
     .auth(...h.auth)
@@ -115,6 +115,22 @@ describe('spin-docker/base', () => {
     const refused = await ssh(c.ssh, 'mallory', 'true');
     expect(refused.code).toBe(255);
     expect(refused.out).toMatch(/Permission denied \(publickey\)/);
+  });
+
+  it('says at a login when the container stops, from its check-in answer', async () => {
+    const c = await start(TEST_IMAGES.base, { ssh_key: publicKey('alice'), stop_after: '2h' });
+    const stopAt = new Date(((await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth)).body as { stop_at: string }).stop_at);
+    const at = `${String(stopAt.getUTCHours()).padStart(2, '0')}:${String(stopAt.getUTCMinutes()).padStart(2, '0')} UTC`;
+    // sd-report checks in at once after the start; a login shell (bash -l reads /etc/profile.d) shows the answer's stop_at.
+    const login = await waitUntil(
+      'the stop time at a login',
+      async () => {
+        const { out } = await sshWhenUp(c.ssh, 'alice', 'bash -l -c true');
+        return out.includes('stops at') ? out : undefined;
+      },
+      30_000,
+    );
+    expect(login).toBe(`this container stops at ${at} (extend: spin-docker extend ${c.id.slice(0, 12)} 1h, or Extend in the dashboard)\n`);
   });
 
   it('makes its own SSH host keys per container: no two containers share one', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { DockerProxy } from '../support/processes.js';
+import { waitUntil } from '../support/wait.js';
 
 /** GET /v1/containers/<id>/logs: a container's stdout and stderr as text, demultiplexed; followed on request. */
 const proxy = new DockerProxy();
@@ -18,9 +19,11 @@ beforeAll(async () => {
       .send({ image: TEST_IMAGES.chatty })
   ).body.container_id as string;
   // The first test wants both streams in its last lines: wait until the chatty container has written some.
-  await expect
-    .poll(async () => (await h.http.get(`/v1/containers/${id}/logs?tail=4`).auth(...h.auth)).text.trim().split('\n').length, { timeout: 15_000, interval: 100 })
-    .toBeGreaterThanOrEqual(4);
+  await waitUntil(
+    'four lines of log',
+    async () => ((await h.http.get(`/v1/containers/${id}/logs?tail=4`).auth(...h.auth)).text.trim().split('\n').length >= 4 ? true : undefined),
+    15_000,
+  );
 });
 afterAll(async () => {
   await h?.close();

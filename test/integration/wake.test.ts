@@ -290,4 +290,44 @@ describe('wake on connect', () => {
     await expect.poll(() => listening(Number(asleep.app_port)), { timeout: 5_000, interval: 100 }).toBe(true);
     expect((await exchange(Number(asleep.app_port), 'GET / HTTP/1.0\r\n\r\n')).answer).toMatch(/^HTTP\/1\.[01] \d{3} /);
   });
+
+  it('holds at most SD_WAKE_MAX_HELD connections per container and closes the others at once; more than SD_MAX_PORTS ports is a 400 that creates nothing', async () => {
+    await h.stop();
+    h = await startHarness({
+      SD_INSTANCE: h.instance,
+      SD_PORT_RANGE: `${h.api.config.portRange.first}-${h.api.config.portRange.last}`,
+      SD_WAKE_TIMEOUT: '4',
+      SD_WAKE_MAX_HELD: '2',
+      SD_MAX_PORTS: '1',
+    });
+    events.close();
+    events = await openEvents(h.port, h.auth);
+    const before = (await h.worker.runtime.listManaged()).length;
+    const refused = await h.http
+      .post('/v1/containers')
+      .auth(...h.auth)
+      .send({ image: TEST_IMAGES.demo });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'too_many_ports', message: expect.stringMatching(/exposes 2 ports.*at most 1.*SD_MAX_PORTS/) });
+    expect((await h.worker.runtime.listManaged()).length).toBe(before);
+
+    // An image that never listens: every held connection waits for the whole timeout, but those past the bound.
+    const created = await create(TEST_IMAGES.stubborn);
+    const asleep = await putToSleep(created.container_id);
+    const closedAt: number[] = [];
+    const started = Date.now();
+    // Four at once (connections that come together wake it together): the first two are held, the others not.
+    const closed = [0, 1, 2, 3].map(async (i) => {
+      const { answer, refused } = await exchange(Number(asleep.app_port), 'anyone?\n');
+      closedAt[i] = Date.now() - started;
+      return `${answer}${refused ? 'refused' : ''}`;
+    });
+    expect(await Promise.all(closed)).toEqual(['', '', '', '']);
+    // The two past the bound are closed on arrival; the two held ones at the timeout (4 s).
+    const [, early, late] = [...closedAt].sort((a, b) => a - b) as [number, number, number, number];
+    expect(early).toBeLessThan(2_000);
+    expect(late).toBeGreaterThanOrEqual(3_500);
+    const failed = await events.next((frame) => frame.event === 'container.wake_failed' && (frame.data ?? '').includes(created.container_id));
+    expect(JSON.parse(failed.data ?? '{}').reason).toMatch(/did not accept within 4 s.*2 held connection/);
+  });
 });

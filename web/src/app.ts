@@ -152,7 +152,9 @@ function render(id: string): void {
   const next = relative(c.next_check_at);
   put(row, 'next', next, text(next));
   // Why it runs (kept_by) or why it stopped (stop_reason), and its deadline, as the server says.
-  const why = [c.status === 'running' ? c.kept_by : c.stop_reason, c.stop_at === null ? '' : `stops at ${clock(c.stop_at)}`].filter((part) => part).join('; ');
+  // A stopped container's stop deadline is behind it: only a running one's is shown.
+  const running = c.status === 'running';
+  const why = [running ? c.kept_by : c.stop_reason, !running || c.stop_at === null ? '' : `stops at ${clock(c.stop_at)}`].filter((part) => part).join('; ');
   put(row, 'why', why, text(why));
   row.toggle.textContent = c.status === 'running' ? 'Stop' : 'Start';
   row.toggle.disabled = c.status === 'stopping' || c.status === 'deleting';
