@@ -237,11 +237,34 @@ export async function rawRun(env: BenchEnv): Promise<string> {
     Image: DEMO_IMAGE,
     Env: [`SD_CHECKIN_TOKEN=${randomBytes(24).toString('base64url')}`, `SD_CHECKIN_URL=http://${env.gateway}:1/v1/check-in`],
     Labels: { [INSTANCE_LABEL]: env.rawInstance },
-    HostConfig: { PublishAllPorts: true, Init: true, RestartPolicy: { Name: 'no' } },
+    HostConfig: { ...(await serverHostConfig(env)), PublishAllPorts: true },
   });
   await container.start();
   await container.inspect();
   return container.id;
+}
+
+const learned = new WeakMap<BenchEnv, Promise<Docker.HostConfig>>();
+
+/**
+ * The options the server makes its containers with (its network, limits, dropped capability, log rotation), read
+ * off one it made, so that the raw engine's side does the same work: a user-defined network with
+ * inter-container traffic off and a memory cap cost the engine more than the default bridge does. Only the port
+ * bindings differ: the raw side lets the engine pick (PublishAllPorts).
+ */
+function serverHostConfig(env: BenchEnv): Promise<Docker.HostConfig> {
+  let options = learned.get(env);
+  if (options === undefined) {
+    options = (async () => {
+      const id = await apiCreate(env);
+      const { HostConfig: made } = await env.docker.getContainer(id).inspect();
+      await fetch(`${env.url}/v1/containers/${id}`, { method: 'DELETE', headers: { authorization: env.authorization } });
+      const same = ['Init', 'RestartPolicy', 'CapDrop', 'SecurityOpt', 'LogConfig', 'PidsLimit', 'Memory', 'MemorySwap', 'NanoCpus', 'NetworkMode'] as const;
+      return Object.fromEntries(same.filter((key) => made[key] !== undefined && made[key] !== null).map((key) => [key, made[key]])) as Docker.HostConfig;
+    })();
+    learned.set(env, options);
+  }
+  return options;
 }
 
 /** POST /v1/containers until its answer is read; returns the container id. */
