@@ -252,7 +252,7 @@ const learned = new WeakMap<BenchEnv, Promise<Docker.HostConfig>>();
  * inter-container traffic off and a memory cap cost the engine more than the default bridge does. Only the port
  * bindings differ: the raw side lets the engine pick (PublishAllPorts).
  */
-function serverHostConfig(env: BenchEnv): Promise<Docker.HostConfig> {
+export function serverHostConfig(env: BenchEnv): Promise<Docker.HostConfig> {
   let options = learned.get(env);
   if (options === undefined) {
     options = (async () => {
