@@ -258,7 +258,14 @@ export function serverHostConfig(env: BenchEnv): Promise<Docker.HostConfig> {
     options = (async () => {
       const id = await apiCreate(env);
       const { HostConfig: made } = await env.docker.getContainer(id).inspect();
-      await fetch(`${env.url}/v1/containers/${id}`, { method: 'DELETE', headers: { authorization: env.authorization } });
+      const deleted = await fetch(`${env.url}/v1/containers/${id}`, { method: 'DELETE', headers: { authorization: env.authorization } });
+      if (deleted.status !== 204) throw new Error(`delete answered ${deleted.status}`);
+      // Gone before any scenario measures: the worker's delete would otherwise overlap the first one.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const res = await fetch(`${env.url}/v1/containers/${id}`, { headers: { authorization: env.authorization } });
+        await res.arrayBuffer();
+        if (res.status === 404) break;
+      }
       const same = ['Init', 'RestartPolicy', 'CapDrop', 'SecurityOpt', 'LogConfig', 'PidsLimit', 'Memory', 'MemorySwap', 'NanoCpus', 'NetworkMode'] as const;
       return Object.fromEntries(same.filter((key) => made[key] !== undefined && made[key] !== null).map((key) => [key, made[key]])) as Docker.HostConfig;
     })();

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
 import { BindProbe } from '../../src/adapters/net/host-ports.js';
-import { apiCreate, cpuMs, DEMO_IMAGE, insertRecords, removeLabelled, removeRecords, rssMiB, syntheticRecord, type BenchEnv } from '../lib/env.js';
+import { apiCreate, cpuMs, DEMO_IMAGE, drained, insertRecords, removeLabelled, removeRecords, rssMiB, syntheticRecord, type BenchEnv } from '../lib/env.js';
 import { interleavedLoad } from '../lib/load.js';
 import type { Aim, Row, ScenarioReport } from '../lib/report.js';
 import { median, since } from '../lib/stats.js';
@@ -291,6 +291,8 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
     env,
     sleepers.map((r) => r.id),
   );
+  // The worker's reconciles of their thousand removals over before the next scenario measures.
+  await drained(env);
   rows.push([`${n} sleepers: worker RSS MiB (before: ${rssBefore.toFixed(0)})`, rss, '-', '-']);
   rows.push([`${n} sleepers: worker file descriptors (before: ${fdsBefore})`, fdCount, '-', '-']);
   rows.push([`${n} sleepers: ms from a worker restart until all are listened on`, relisten, '-', '-']);
@@ -309,7 +311,7 @@ export async function wakeScenario(env: BenchEnv): Promise<ScenarioReport> {
       `The demo image (busybox httpd) through the API, woken by a connection, against an identical container started raw (docker start, then the same ` +
       `request retried until answered), ${rounds} rounds alternating${hasPostgres ? "; the kit's PostgreSQL the same way with psql" : " (the kit's PostgreSQL is not built: skipped)"}. ` +
       `Awake: autocannon on the woken container's port and on the raw container's. Held: one download that woke the container, joined by the worker, then the same download straight. ` +
-      `Sleepers: synthetic records of stopped containers, two ports each, listened on by the worker.`,
+      `Sleepers: records of stopped containers (made, never started), two ports each, listened on by the worker.`,
     header: ['', 'spin-docker', 'raw', 'ratio'],
     rows,
     figures,

@@ -128,14 +128,20 @@ export async function startContainer(deps: ActionDeps, given: ContainerRecord, d
  * pass (a wake waited on it for its whole timeout). An end after this look has its own event, seen after the
  * write.
  */
-export async function confirmRunning(deps: Pick<ActionDeps, 'runtime' | 'store' | 'clock'>, record: ContainerRecord): Promise<ContainerRecord> {
+export async function confirmRunning(deps: Pick<ActionDeps, 'runtime' | 'store' | 'clock' | 'logger'>, record: ContainerRecord): Promise<ContainerRecord> {
   if (record.status !== 'running') return record;
-  const now = await deps.runtime.inspect(record.id);
-  if (now === null || now.running) return record;
-  const ended = await deps.store.transition(
-    record.id,
-    { from: ['running'], startCount: record.startCount },
-    { ...stoppedPatch(deps.clock.now()), stopReason: now.ended ?? 'exited' },
-  );
-  return ended.outcome === 'missing' ? record : ended.record;
+  try {
+    const now = await deps.runtime.inspect(record.id);
+    if (now === null || now.running) return record;
+    const ended = await deps.store.transition(
+      record.id,
+      { from: ['running'], startCount: record.startCount },
+      { ...stoppedPatch(deps.clock.now()), stopReason: now.ended ?? 'exited' },
+    );
+    return ended.outcome === 'missing' ? record : ended.record;
+  } catch (error) {
+    // Only a second look: the start itself succeeded, and the next full pass corrects the record if need be.
+    deps.logger.warn({ err: error, containerId: record.id }, 'could not look at a started container again; its record stays running');
+    return record;
+  }
 }

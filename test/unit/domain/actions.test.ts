@@ -41,6 +41,18 @@ describe('startContainer', () => {
     expect(store.records.get('c')).toMatchObject({ status: 'stopped', stopReason: 'exited (code 3)' });
   });
 
+  it('answers running, as started, when the second look fails (the engine slow to answer)', async () => {
+    const store = new MemoryStore([aRecord('c', { status: 'stopped', startCount: 1 })]);
+    const engine = new FakeEngine([aContainer('c', { running: false })]);
+    engine.inspect = async (id) => {
+      if (engine.calls.includes(`start ${id}`)) throw new Error('the engine did not answer in time');
+      return engine.containers.get(id) ?? null;
+    };
+    const started = await startContainer(deps(store, engine), aRecord('c', { status: 'stopped', startCount: 1 }));
+    expect(started).toMatchObject({ status: 'running', startCount: 2 });
+    expect(store.records.get('c')).toMatchObject({ status: 'running' });
+  });
+
   it('answers running when the container still runs at the second look', async () => {
     const store = new MemoryStore([aRecord('c', { status: 'stopped', startCount: 1 })]);
     const started = await startContainer(
