@@ -1,13 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { jobIds } from '../../src/adapters/bullmq/jobs.js';
 import { INSTANCE_LABEL } from '../../src/adapters/docker/docker.runtime.js';
+import { keyPrefix } from '../../src/adapters/redis/keys.js';
+import { testRedisUrl } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { freePort } from '../support/net.js';
+import { processPair } from '../support/process-pair.js';
+import { kill, startProcess } from '../support/processes.js';
 import { sample } from '../support/prom.js';
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -149,5 +155,100 @@ describe('npm start (dist/cli/start.js)', () => {
     await start();
     expect((await http().get(`/v1/containers/${id}`).auth('admin', 'pw')).body.status).toBe('stopped');
     expect((await docker.getContainer(id).inspect()).State.Running).toBe(false);
+  });
+});
+
+describe('the compiled API and worker as separate processes', () => {
+  const instance = `test-crash-${process.pid}`;
+  const pair = processPair(instance);
+  const { docker, http, create, statusOf, dockerRunning, activeJobIds, healthcheck, startApi, startWorker } = pair;
+  beforeAll(() => pair.start());
+  afterAll(() => pair.close());
+
+  describe('health checks', () => {
+    it('say healthy for the running API and worker, and unhealthy for a worker that is gone', async () => {
+      expect(await healthcheck('api')).toBe(0);
+      expect(await healthcheck('worker')).toBe(0);
+      await kill(pair.worker);
+      // SIGKILL leaves the heartbeat to expire; a graceful stop removes it at once.
+      await pair.client.del(`${keyPrefix(instance)}worker:heartbeat`);
+      expect(await healthcheck('worker')).toBe(1);
+      await startWorker();
+      expect(await healthcheck('worker')).toBe(0);
+    });
+  });
+
+  describe('a worker killed in the middle of its jobs', () => {
+    it('finishes the stop and the delete it was running once it is started again (SIGKILL)', async () => {
+      // The stubborn image ignores SIGTERM, so each job is inside Docker's 4-second stop when the worker dies.
+      const stopId = await create();
+      const deleteId = await create();
+      expect((await http().patch(`/v1/containers/${stopId}`).auth('admin', 'pw').send({ status: 'stopped' })).body.status).toBe('stopping');
+      expect((await http().delete(`/v1/containers/${deleteId}`).auth('admin', 'pw')).status).toBe(204);
+      await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toEqual(expect.arrayContaining([jobIds.stop(stopId, 1), jobIds.delete(deleteId)]));
+
+      await kill(pair.worker);
+      expect(await statusOf(stopId)).toBe('stopping');
+      expect(await statusOf(deleteId)).toBe('deleting');
+
+      await startWorker();
+      await expect.poll(() => statusOf(stopId), { timeout: 40_000, interval: 250 }).toBe('stopped');
+      expect(await dockerRunning(stopId)).toBe(false);
+      await expect.poll(() => statusOf(deleteId), { timeout: 40_000, interval: 250 }).toBe('gone');
+      await expect(docker.getContainer(deleteId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    });
+  });
+
+  describe('graceful shutdown', () => {
+    it('SIGTERM to the worker lets the stop in hand finish, then it exits 0', async () => {
+      const id = await create();
+      await http().patch(`/v1/containers/${id}`).auth('admin', 'pw').send({ status: 'stopped' });
+      await expect.poll(activeJobIds, { timeout: 10_000, interval: 50 }).toContain(jobIds.stop(id, 1));
+
+      pair.worker?.child.kill('SIGTERM');
+      expect(await pair.worker?.exited()).toBe(0);
+      expect(await statusOf(id)).toBe('stopped');
+      expect(await dockerRunning(id)).toBe(false);
+      await startWorker();
+    });
+
+    it('SIGTERM to the API finishes the request in flight, then it exits 0', async () => {
+      const managed = async () => (await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } })).map((c) => c.Id);
+      const known = new Set(await managed());
+      const pending = http()
+        .post('/v1/containers')
+        .auth('admin', 'pw')
+        .send({ image: TEST_IMAGES.noPorts })
+        .then((res) => res);
+      // Docker has the container: the request is under way on the server.
+      await expect.poll(async () => (await managed()).filter((c) => !known.has(c)).length, { timeout: 10_000, interval: 10 }).toBe(1);
+      pair.api?.child.kill('SIGTERM');
+
+      const res = await pending;
+      expect(res.status).toBe(201);
+      expect(await pair.api?.exited()).toBe(0);
+      expect(await statusOf(res.body.container_id as string)).toBe('running');
+      await startApi();
+    });
+  });
+});
+
+describe('processes that must not lie or stop badly', () => {
+  beforeAll(() => {
+    if (!existsSync('dist/api/main.js')) throw new Error('run `npm run build` first (npm test does)');
+  });
+
+  it('the API exits non-zero, naming the address, when its port is taken', async () => {
+    const taken = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    try {
+      const api = startProcess('api', { SD_HOST: '127.0.0.1', SD_PORT: String(port), SD_INSTANCE: `test-bind-${process.pid}`, REDIS_URL: testRedisUrl() });
+      expect(await api.exited()).toBe(1);
+      expect(api.output()).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+      expect(api.output()).not.toContain('API listening');
+    } finally {
+      taken.close();
+    }
   });
 });
