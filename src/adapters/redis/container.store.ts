@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import { CONTAINER_STATUSES, type ContainerRecord, type ContainerStatus } from '../../domain/containers/record.js';
 import type { CheckInOutcome, ContainerStore, RecordPatch, TransitionGuard, TransitionResult } from '../../domain/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import { defineScripts, redisCall } from './connection.js';
+import { patchFields, readRecord, readRecordPairs, recordFields } from './record-hash.js';
 import {
   ADOPT,
   CHECK_IN,
@@ -21,7 +21,7 @@ import {
 
 /**
  * Key layout, all under `prefix` (spin-docker:<instance>:):
- *   c:<id>  hash, one container record (fields below)
+ *   c:<id>  hash, one container record (its fields: record-hash.ts)
  *   ids     sorted set of ids, scored by creation time: the list, without KEYS scans
  *   addr    hash, container address → id: the check-in index
  *   tokens  hash, SHA-256 of a container's check-in token → id
@@ -43,126 +43,6 @@ interface StoreKeys {
   ports: string;
   portsCursor: string;
   counts: string;
-}
-
-const optionalMs = z.string().transform((s) => (s === '' ? null : Number(s)));
-
-/** How a record's hash reads back; a malformed hash is a bug worth failing loudly on. */
-const recordHash = z
-  .object({
-    container_id: z.string(),
-    name: z.string(),
-    image: z.string(),
-    status: z.enum(CONTAINER_STATUSES),
-    active: z.coerce.number(),
-    ports: z.string().transform((s) => JSON.parse(s) as Record<string, string>),
-    ip: z.string(),
-    // The start count, under the name it has always had in the hash.
-    run: z.coerce.number(),
-    checkin_at: optionalMs,
-    created_at: z.coerce.number(),
-    next_check_at: optionalMs,
-    strikes: z.coerce.number(),
-    token_hash: z.string().default(''),
-    // Fields added after the first release: records written before them read as "not known".
-    pid: z.coerce.number().default(0),
-    connections: z
-      .string()
-      .default('')
-      .transform((s) => (s === '' ? null : Number(s))),
-    observed_at: optionalMs.default(null),
-    ssh_keys: z
-      .string()
-      .default('[]')
-      .transform((s) => JSON.parse(s) as string[]),
-    wake: z.string().default('0'),
-    stop_at: optionalMs.default(null),
-    delete_at: optionalMs.default(null),
-    extended_until: optionalMs.default(null),
-    warned_for: optionalMs.default(null),
-    stop_reason: z
-      .string()
-      .default('')
-      .transform((s) => (s === '' ? null : s)),
-    stopped_at: optionalMs.default(null),
-    net_bytes: optionalMs.default(null),
-    traffic_at: optionalMs.default(null),
-    connected_ports: z
-      .string()
-      .default('')
-      .transform((s) => (s === '' ? [] : s.split(','))),
-    node: z.string().default(''),
-  })
-  .transform((h): ContainerRecord => ({
-    id: h.container_id,
-    name: h.name,
-    image: h.image,
-    status: h.status,
-    active: h.active,
-    ports: h.ports,
-    ip: h.ip,
-    startCount: h.run,
-    checkinAt: h.checkin_at,
-    createdAt: h.created_at,
-    nextCheckAt: h.next_check_at,
-    strikes: h.strikes,
-    tokenHash: h.token_hash,
-    pid: h.pid,
-    connections: h.connections,
-    observedAt: h.observed_at,
-    sshKeys: h.ssh_keys,
-    wakeOnConnect: h.wake === '1',
-    stopAt: h.stop_at,
-    deleteAt: h.delete_at,
-    extendedUntil: h.extended_until,
-    warnedFor: h.warned_for,
-    stopReason: h.stop_reason,
-    stoppedAt: h.stopped_at,
-    netBytes: h.net_bytes,
-    trafficAt: h.traffic_at,
-    connectedPorts: h.connected_ports,
-    node: h.node,
-  }));
-
-const ms = (value: number | null) => (value === null ? '' : String(value));
-
-/** A patch as field/value pairs, in the hash's own names. */
-function patchFields(patch: RecordPatch): string[] {
-  const fields: string[] = [];
-  const put = (name: string, value: string) => fields.push(name, value);
-  if (patch.status !== undefined) put('status', patch.status);
-  if (patch.active !== undefined) put('active', String(patch.active));
-  if (patch.ports !== undefined) put('ports', JSON.stringify(patch.ports));
-  if (patch.ip !== undefined) put('ip', patch.ip);
-  if (patch.node !== undefined) put('node', patch.node);
-  if (patch.startCount !== undefined) put('run', String(patch.startCount));
-  if (patch.checkinAt !== undefined) put('checkin_at', ms(patch.checkinAt));
-  if (patch.nextCheckAt !== undefined) put('next_check_at', ms(patch.nextCheckAt));
-  if (patch.strikes !== undefined) put('strikes', String(patch.strikes));
-  if (patch.pid !== undefined) put('pid', String(patch.pid));
-  if (patch.connections !== undefined) put('connections', patch.connections === null ? '' : String(patch.connections));
-  if (patch.observedAt !== undefined) put('observed_at', ms(patch.observedAt));
-  if (patch.stopAt !== undefined) put('stop_at', ms(patch.stopAt));
-  if (patch.deleteAt !== undefined) put('delete_at', ms(patch.deleteAt));
-  if (patch.extendedUntil !== undefined) put('extended_until', ms(patch.extendedUntil));
-  if (patch.warnedFor !== undefined) put('warned_for', ms(patch.warnedFor));
-  if (patch.stopReason !== undefined) put('stop_reason', patch.stopReason ?? '');
-  if (patch.stoppedAt !== undefined) put('stopped_at', ms(patch.stoppedAt));
-  if (patch.netBytes !== undefined) put('net_bytes', ms(patch.netBytes));
-  if (patch.trafficAt !== undefined) put('traffic_at', ms(patch.trafficAt));
-  if (patch.connectedPorts !== undefined) put('connected_ports', patch.connectedPorts.join(','));
-  return fields;
-}
-
-/** A stored record that does not read back is the server's fault (a bug, a hand edit), never the client's. */
-function fromPairs(pairs: string[]): ContainerRecord {
-  const hash: Record<string, string> = {};
-  for (let i = 0; i + 1 < pairs.length; i += 2) hash[pairs[i] as string] = pairs[i + 1] as string;
-  try {
-    return recordHash.parse(hash);
-  } catch (error) {
-    throw new DomainError('internal', 'corrupt_record', `The stored record of container ${hash.container_id ?? '(no id)'} cannot be read`, { cause: error });
-  }
 }
 
 interface Scripts {
@@ -229,20 +109,6 @@ const ALIAS_SECONDS = 90 * 24 * 3600;
 
 /** A record's host ports, comma-separated, as the scripts take them. */
 const hostPorts = (record: ContainerRecord) => Object.values(record.ports).join(',');
-
-/** The hash fields of a whole record. */
-function recordFields(record: ContainerRecord): string[] {
-  const identity = {
-    container_id: record.id,
-    name: record.name,
-    image: record.image,
-    created_at: String(record.createdAt),
-    token_hash: record.tokenHash,
-    ssh_keys: JSON.stringify(record.sshKeys),
-    wake: record.wakeOnConnect ? '1' : '0',
-  };
-  return [...Object.entries(identity).flat(), ...patchFields(record)];
-}
 
 export function storeKeys(prefix: string): StoreKeys {
   return {
@@ -388,7 +254,7 @@ export class RedisContainerStore implements ContainerStore {
   get(id: string): Promise<ContainerRecord | null> {
     return redisCall(async () => {
       const hash = await this.redis.hgetall(this.keys.record(id));
-      return Object.keys(hash).length === 0 ? null : fromPairs(Object.entries(hash).flat());
+      return Object.keys(hash).length === 0 ? null : readRecord(hash);
     });
   }
 
@@ -399,7 +265,7 @@ export class RedisContainerStore implements ContainerStore {
   listAt(): Promise<{ version: number; records: ContainerRecord[] }> {
     return redisCall(async () => {
       const [version, ...rows] = await this.redis.sdList(this.keys.ids, this.keys.version, this.keys.recordPrefix);
-      return { version: Number(version), records: rows.filter((pairs) => pairs.length > 0).map(fromPairs) };
+      return { version: Number(version), records: rows.filter((pairs) => pairs.length > 0).map(readRecordPairs) };
     });
   }
 
@@ -430,7 +296,7 @@ export class RedisContainerStore implements ContainerStore {
         ...patchFields(patch),
       );
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };
-      const record = fromPairs(pairs);
+      const record = readRecordPairs(pairs);
       if (outcome !== 'applied') return { outcome: 'refused', record };
       const status = CONTAINER_STATUSES.find((s) => s === previous);
       return status === undefined ? { outcome: 'applied', record } : { outcome: 'applied', record, previous: status };
