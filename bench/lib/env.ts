@@ -25,6 +25,8 @@ export interface BenchEnv {
   /** Label value for the raw engine's containers, so that our worker never sees them. */
   readonly rawInstance: string;
   readonly apiPid: number;
+  /** The private redis-server's PID. */
+  readonly redisPid: number;
   /** The worker's PID (a new one after restartWorker()). */
   readonly workerPid: number;
   /** Stops the worker (SIGTERM) and starts a new one; resolves once it has said it started, with when it was spawned. */
@@ -139,6 +141,7 @@ export async function startBenchEnv(quick: boolean, extra: Readonly<Record<strin
     instance,
     rawInstance,
     apiPid: api.child.pid as number,
+    redisPid: redisServer.child.pid as number,
     get workerPid() {
       return worker.child.pid as number;
     },

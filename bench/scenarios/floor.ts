@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { insertRecords, removeRecords, syntheticRecord, type BenchEnv } from '../lib/env.js';
+import { cpuMs, insertRecords, removeRecords, syntheticRecord, type BenchEnv } from '../lib/env.js';
 import type { ScenarioReport } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 
@@ -13,25 +13,29 @@ const run = promisify(execFile);
 interface Wrk {
   readonly rps: number;
   readonly p50: number;
+  /** CPU (user + system) per request of the processes serving it, in µs: the server's own, and its Redis's. */
+  readonly cpuUs: readonly number[];
 }
 
 /** wrk -t1 -c20 -d<s> (a load generator in C: the least of the two cores it takes from the servers). */
-async function wrk(url: string, seconds: number, script?: string, headers: string[] = []): Promise<Wrk> {
+async function wrk(url: string, seconds: number, pids: readonly number[], script?: string, headers: string[] = []): Promise<Wrk> {
   const args = ['-t1', '-c20', `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), ...(script === undefined ? [] : ['-s', script]), url];
+  const before = pids.map(cpuMs);
   const { stdout } = await run('wrk', args, { timeout: (seconds + 30) * 1000 });
+  const used = pids.map((pid, i) => cpuMs(pid) - (before[i] ?? 0));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const p50text = /\s50%\s+([\d.]+)(us|ms|s)/.exec(stdout);
   const unit = p50text?.[2] === 'us' ? 0.001 : p50text?.[2] === 's' ? 1000 : 1;
-  return { rps, p50: Number(p50text?.[1] ?? NaN) * unit };
+  return { rps, p50: Number(p50text?.[1] ?? NaN) * unit, cpuUs: used.map((ms) => (ms * 1000) / (rps * seconds)) };
 }
 
-async function startBare(password: string): Promise<{ port: number; stop: () => void }> {
+async function startBare(password: string): Promise<{ port: number; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, ['bench/floor/bare-app.mjs'], {
     env: { PATH: process.env.PATH, SD_PASSWORD: password, PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve) => child.stdout.on('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1]))));
-  return { port, stop: () => child.kill('SIGTERM') };
+  return { port, pid: child.pid as number, stop: () => child.kill('SIGTERM') };
 }
 
 /**
@@ -56,15 +60,16 @@ export async function floorScenario(env: BenchEnv): Promise<ScenarioReport> {
   const basic = [`Authorization: ${env.authorization}`];
   const samples = { get: [] as Wrk[], bareGet: [] as Wrk[], checkin: [] as Wrk[], bareCheckin: [] as Wrk[] };
   const bareUrl = `http://127.0.0.1:${bare.port}`;
+  const server = [env.apiPid, env.redisPid];
   try {
     // A warm-up of each, then alternating rounds.
-    await wrk(`${env.url}/v1/containers/${record.id}`, 1, undefined, basic);
-    await wrk(`${bareUrl}/v1/containers/${record.id}`, 1, undefined, basic);
+    await wrk(`${env.url}/v1/containers/${record.id}`, 1, server, undefined, basic);
+    await wrk(`${bareUrl}/v1/containers/${record.id}`, 1, [bare.pid], undefined, basic);
     for (let round = 0; round < rounds; round += 1) {
-      samples.get.push(await wrk(`${env.url}/v1/containers/${record.id}`, seconds, undefined, basic));
-      samples.bareGet.push(await wrk(`${bareUrl}/v1/containers/${record.id}`, seconds, undefined, basic));
-      samples.checkin.push(await wrk(`${env.url}/v1/check-in`, seconds, checkin));
-      samples.bareCheckin.push(await wrk(`${bareUrl}/v1/check-in`, seconds, checkin));
+      samples.get.push(await wrk(`${env.url}/v1/containers/${record.id}`, seconds, server, undefined, basic));
+      samples.bareGet.push(await wrk(`${bareUrl}/v1/containers/${record.id}`, seconds, [bare.pid], undefined, basic));
+      samples.checkin.push(await wrk(`${env.url}/v1/check-in`, seconds, server, checkin));
+      samples.bareCheckin.push(await wrk(`${bareUrl}/v1/check-in`, seconds, [bare.pid], checkin));
     }
   } finally {
     bare.stop();
@@ -73,17 +78,40 @@ export async function floorScenario(env: BenchEnv): Promise<ScenarioReport> {
   }
   const rps = (list: Wrk[]) => median(list.map((s) => s.rps));
   const p50 = (list: Wrk[]) => median(list.map((s) => s.p50));
+  /** The median run's CPU per request, all its processes together (the server's: the API and its Redis). */
+  const cpu = (list: Wrk[]) => median(list.map((s) => s.cpuUs.reduce((sum, us) => sum + us, 0)));
+  const redisShare = (list: Wrk[]) => median(list.map((s) => s.cpuUs[1] ?? 0));
   const getRatio = rps(samples.get) / rps(samples.bareGet);
   const checkinRatio = rps(samples.checkin) / rps(samples.bareCheckin);
   return {
     name: "10. Hot paths at the framework's floor",
     note:
       `wrk -t1 -c20 -d${seconds}s, ${rounds} round(s) alternating, against the server and a bare Express 5 app of the same shape (the same body parsers, a ` +
-      `Basic-auth compare, a 500-byte JSON answer; no Redis, no logging, no metrics). The server's read costs one Redis round trip (the record), a check-in one Lua script.`,
-    header: ['', 'req/s', 'p50 ms', 'bare req/s', 'bare p50 ms', '× bare'],
+      `Basic-auth compare, a 500-byte JSON answer; no Redis, no logging, no metrics). The server's read costs one Redis round trip (the record), a check-in one Lua script. CPU per request from /proc (user + system; the server's with its Redis's).`,
+    header: ['', 'req/s', 'p50 ms', 'CPU µs/req', 'of it Redis', 'bare req/s', 'bare p50 ms', 'bare CPU µs/req', '× bare'],
     rows: [
-      ['GET /v1/containers/<id>', rps(samples.get), p50(samples.get), rps(samples.bareGet), p50(samples.bareGet), getRatio],
-      ['POST /v1/check-in (token)', rps(samples.checkin), p50(samples.checkin), rps(samples.bareCheckin), p50(samples.bareCheckin), checkinRatio],
+      [
+        'GET /v1/containers/<id>',
+        rps(samples.get),
+        p50(samples.get),
+        cpu(samples.get),
+        redisShare(samples.get),
+        rps(samples.bareGet),
+        p50(samples.bareGet),
+        cpu(samples.bareGet),
+        getRatio,
+      ],
+      [
+        'POST /v1/check-in (token)',
+        rps(samples.checkin),
+        p50(samples.checkin),
+        cpu(samples.checkin),
+        redisShare(samples.checkin),
+        rps(samples.bareCheckin),
+        p50(samples.bareCheckin),
+        cpu(samples.bareCheckin),
+        checkinRatio,
+      ],
     ],
     figures: {
       getRps: rps(samples.get),
@@ -92,6 +120,10 @@ export async function floorScenario(env: BenchEnv): Promise<ScenarioReport> {
       bareCheckinRps: rps(samples.bareCheckin),
       getRatio,
       checkinRatio,
+      getCpuUs: cpu(samples.get),
+      bareGetCpuUs: cpu(samples.bareGet),
+      checkinCpuUs: cpu(samples.checkin),
+      bareCheckinCpuUs: cpu(samples.bareCheckin),
     },
     aims: [
       { aim: 'GET one ≥ 0.8 × the bare app', met: getRatio >= 0.8, detail: `${getRatio.toFixed(2)} ×` },

@@ -125,7 +125,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     config.reconcileInterval * 1000,
     async (first) => {
       const counts = await deps.consistency.resumeUnfinished();
-      logger.info(counts, 'unfinished work resumed');
+      // Said at info when there was any (a worker killed mid-job, a lost queue); every pass else, at debug.
+      logger[counts.stops + counts.deletes > 0 ? 'info' : 'debug'](counts, 'unfinished work resumed');
       const abandoned = await deps.pulls.settleAbandoned();
       if (abandoned > 0) logger.warn({ abandoned }, 'pulls that nobody carried out were failed');
       if (!first) await deps.consistency.reconcileAll();

@@ -19,7 +19,7 @@ export const containerView = z.object({
   uri: z.string().describe('/v1/containers/<container_id>'),
   ports: z.record(z.string(), z.string()).describe('Every published port: container port ("80/tcp") → host port'),
   created_at: isoTime,
-  last_check_in: isoTime.nullable().describe('The latest check-in of this run, or null'),
+  last_check_in: isoTime.nullable().describe('The latest check-in since the latest start, or null'),
   next_check_at: isoTime.nullable().describe('When the idle monitor looks next, or null when it will not'),
   connections: z.string().describe('Client connections at the worker\'s latest sample, as a string; "" when not sampled'),
   last_activity_at: isoTime.nullable().describe('The latest sign of activity, or null'),
