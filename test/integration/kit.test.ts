@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BindProbe } from '../../src/adapters/net/host-ports.js';
+import { listening } from '../support/net.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
@@ -314,7 +314,7 @@ describe('a sleeping container of the kit wakes for its own protocol', () => {
       .send({ status: 'stopped' });
     await waitUntil('it sleeps', async () => ((await h.http.get(`/v1/containers/${c.id}`).auth(...h.auth)).body.asleep === true ? true : undefined), 30_000);
     // Its ports are the worker's once it has seen the stop: told by trying to bind one (a connection would wake it).
-    await waitUntil('its ports are listened on', async () => ((await new BindProbe('0.0.0.0').isFree(Number(c.app))) ? undefined : true), 10_000);
+    await waitUntil('its ports are listened on', async () => ((await listening(Number(c.app))) ? true : undefined), 10_000);
   };
 
   it('psql against a sleeping PostgreSQL gets its answer, on the same port', async () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/domain/containers/labels.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { firstBytesOnce, holdOpen, keepsPassing } from '../support/net.js';
+import { firstBytesOnce, holdOpen, keepsPassing, listening } from '../support/net.js';
 
 /**
  * SD_ENGINE=swarm on a single-node swarm of this machine's engine (`docker swarm init` before, `leave` after,
@@ -77,7 +77,6 @@ const patch = (id: string, status: string) =>
 const fetchText = async (port: string, path: string) => (await run('curl', ['-sS', '-m', '20', `http://127.0.0.1:${port}${path}`])).stdout;
 const replicas = async (id: string) => Number(await docker('service', 'inspect', id, '--format', '{{.Spec.Mode.Replicated.Replicas}}'));
 /** Whether something on this host listens on a TCP port (the socket table, no connection made). */
-const listening = async (port: string) => (await run('ss', ['-Htln', `sport = :${port}`])).stdout.trim() !== '';
 /** The running container of a service's task on this node. */
 const taskContainer = async (id: string) => docker('ps', '-q', '--filter', `label=com.docker.swarm.service.id=${id}`, '--filter', 'status=running');
 
@@ -115,7 +114,7 @@ describe('SD_ENGINE=swarm (one node)', () => {
     expect(await docker('service', 'inspect', id, '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}')).toContain(`node.hostname==${hostname()}`);
     // Asleep: the worker listens on its port (seen in the socket table, without connecting, which would wake
     // it). The start's new task must get the port back from it (the three-node test's task failed on it).
-    await expect.poll(() => listening(created.app_port), { timeout: 20_000, interval: 200 }).toBe(true);
+    await expect.poll(() => listening(Number(created.app_port)), { timeout: 20_000, interval: 200 }).toBe(true);
 
     expect((await patch(id, 'running')).status).toBe(200);
     const started = await get(id);
@@ -184,7 +183,7 @@ describe('SD_ENGINE=swarm (one node)', () => {
     await expect.poll(async () => (await get(id)).asleep, { timeout: 30_000, interval: 200 }).toBe(true);
     // Listened on by the worker once it has seen the stop: the first connection is held and answered by the task.
     await expect.poll(async () => (await taskContainer(id)) === '', { timeout: 5_000 }).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await expect.poll(() => listening(Number(created.app_port)), { timeout: 10_000, interval: 100 }).toBe(true);
     const answer = await firstBytesOnce(created.app_port, 'GET / HTTP/1.0\r\n\r\n', 60_000);
     // busybox httpd's own answer (it serves /bin, which has no index): the task answered the held connection.
     expect(answer).toMatch(/^HTTP\/1\.[01] 404 Not Found/);

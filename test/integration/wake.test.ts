@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BindProbe } from '../../src/adapters/net/host-ports.js';
 import { openEvents, type SseClient } from '../support/sse.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { TEST_IMAGES } from '../support/images.js';
-import { keepsPassing } from '../support/net.js';
+import { keepsPassing, listening } from '../support/net.js';
 
 /**
  * Sleep, don't break: a stopped container keeps its ports, and a connection to any of them wakes it and is
@@ -56,7 +55,6 @@ async function putToSleep(id: string): Promise<View> {
 }
 
 /** Whether something listens on a host port: told by trying to bind it (a connection would wake the container). */
-const listening = async (port: number) => !(await new BindProbe('0.0.0.0').isFree(port));
 
 /** Connects, sends `request`, and gathers what comes back until the other side closes (or `untilText` is seen). */
 function exchange(port: number, request: string, untilText?: RegExp): Promise<{ answer: string; refused: boolean }> {

@@ -1,4 +1,8 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { BindProbe } from '../../src/adapters/net/host-ports.js';
+
+/** Whether something on this host listens on `port` (it cannot be bound): a wake listener, a published port. */
+export const listening = async (port: number): Promise<boolean> => !(await new BindProbe('0.0.0.0').isFree(port));
 
 /** Opens a TCP connection to 127.0.0.1:port and resolves with the first bytes it answers (or '' on close). */
 export function firstBytes(port: number | string, send = ''): Promise<string> {
