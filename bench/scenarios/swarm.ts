@@ -26,13 +26,15 @@ const ended = (tasks: Task[]) => tasks.every((t) => ['complete', 'shutdown', 'fa
 interface Spec {
   Name: string;
   Labels: Record<string, string>;
-  TaskTemplate: { ContainerSpec: { Labels?: Record<string, string>; Mounts?: { Source: string; VolumeOptions?: { Labels?: Record<string, string> } }[] } };
+  TaskTemplate: {
+    ContainerSpec: { Env?: string[]; Labels?: Record<string, string>; Mounts?: { Source: string; VolumeOptions?: { Labels?: Record<string, string> } }[] };
+  };
   EndpointSpec: { Ports: { Protocol: string; TargetPort: number; PublishedPort: number; PublishMode: string }[] };
 }
 
 /**
  * The spec of a service the server made, as the raw side's own: the same image, network, limits, init,
- * dropped capability, log rotation, mounts, update order and stop grace, under the raw side's label, name and port.
+ * dropped capability, log rotation, update order and stop grace, under the raw side's label, name and port.
  * (The raw side with the engine's defaults measured the server's options, not the server: create on one engine
  * was 1.27 × until its raw side used the server's options, 0.99 × with them.)
  */
@@ -49,8 +51,14 @@ async function learnSpec(docker: Docker, serviceId: string, label: string): Prom
         ...spec.TaskTemplate,
         ContainerSpec: {
           ...container,
+          // Not the server's container's check-in token and URL: its raw twin would check in as that container.
+          Env: (container.Env ?? []).filter((entry) => !entry.startsWith('SD_')),
           Labels: { [LABELS.instance]: label },
-          Mounts: (container.Mounts ?? []).map((mount, i) => ({ ...mount, Source: `${name}-v${i}`, VolumeOptions: { Labels: { [LABELS.instance]: label } } })),
+          Mounts: (container.Mounts ?? []).map((mount, i) => ({
+            ...mount,
+            Source: `${name}-v${i}`,
+            VolumeOptions: { ...mount.VolumeOptions, Labels: { [LABELS.instance]: label } },
+          })),
         },
       },
       EndpointSpec: { Ports: spec.EndpointSpec.Ports.map((p, k) => ({ ...p, PublishedPort: port + 100 * k })) },
@@ -186,7 +194,10 @@ export async function swarmScenario(base: BenchEnv): Promise<ScenarioReport> {
       for (const service of services) await docker.getService(service.ID).remove();
     }
     await env.close();
-    const volumes = (await docker.listVolumes({ filters: { label: [`${LABELS.instance}=${env.instance}`] } })).Volumes ?? [];
+    const volumes = [
+      ...((await docker.listVolumes({ filters: { label: [`${LABELS.instance}=${env.instance}`] } })).Volumes ?? []),
+      ...((await docker.listVolumes({ filters: { label: [`${LABELS.instance}=${rawLabel}`] } })).Volumes ?? []),
+    ];
     for (const volume of volumes)
       await docker
         .getVolume(volume.Name)

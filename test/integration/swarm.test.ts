@@ -76,7 +76,6 @@ const patch = (id: string, status: string) =>
 /** A whole answer over HTTP from this host (curl). */
 const fetchText = async (port: string, path: string) => (await run('curl', ['-sS', '-m', '20', `http://127.0.0.1:${port}${path}`])).stdout;
 const replicas = async (id: string) => Number(await docker('service', 'inspect', id, '--format', '{{.Spec.Mode.Replicated.Replicas}}'));
-/** Whether something on this host listens on a TCP port (the socket table, no connection made). */
 /** The running container of a service's task on this node. */
 const taskContainer = async (id: string) => docker('ps', '-q', '--filter', `label=com.docker.swarm.service.id=${id}`, '--filter', 'status=running');
 
@@ -112,7 +111,7 @@ describe('SD_ENGINE=swarm (one node)', () => {
     expect(stopped.stop_reason).toBe('requested');
     expect(stopped.node).toBe(hostname());
     expect(await docker('service', 'inspect', id, '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}')).toContain(`node.hostname==${hostname()}`);
-    // Asleep: the worker listens on its port (seen in the socket table, without connecting, which would wake
+    // Asleep: the worker listens on its port (seen by trying to bind it, without connecting, which would wake
     // it). The start's new task must get the port back from it (the three-node test's task failed on it).
     await expect.poll(() => listening(Number(created.app_port)), { timeout: 20_000, interval: 200 }).toBe(true);
 

@@ -54,8 +54,6 @@ async function putToSleep(id: string): Promise<View> {
   return view;
 }
 
-/** Whether something listens on a host port: told by trying to bind it (a connection would wake the container). */
-
 /** Connects, sends `request`, and gathers what comes back until the other side closes (or `untilText` is seen). */
 function exchange(port: number, request: string, untilText?: RegExp): Promise<{ answer: string; refused: boolean }> {
   return new Promise((resolve) => {

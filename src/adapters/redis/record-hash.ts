@@ -34,7 +34,7 @@ function json<T>(hash: Readonly<Record<string, string>>, name: string, fallback?
 }
 
 /**
- * A record as its hash reads back. Written by hand, not by a zod schema: its parse was a tenth of a read's CPU
+ * A record as its hash reads back. Written by hand, not by a zod schema: its parse took 4.9-9.6 µs a record against 1.2-2.0 µs by hand
  * (bench scenario 10's profile), and every read, list and pass reads records. A hash that does not read back is
  * the server's fault (a bug, a hand edit), never the client's: `corrupt_record`.
  */
