@@ -1,4 +1,4 @@
-import { noLifetime } from '../../src/domain/containers/record.js';
+import { aRecord } from '../fakes/engine.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRecord } from '../../src/domain/containers/record.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -13,28 +13,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const record = (id: string): ContainerRecord => ({
-  id,
-  name: `/short-${id.slice(0, 8)}`,
-  image: TEST_IMAGES.noPorts,
-  status: 'stopped',
-  active: 0,
-  ports: {},
-  ip: '',
-  node: '',
-  startCount: 1,
-  wakeOnConnect: false,
-  checkinAt: null,
-  createdAt: Date.now(),
-  nextCheckAt: null,
-  strikes: 0,
-  tokenHash: '',
-  pid: 0,
-  connections: null,
-  observedAt: null,
-  sshKeys: [],
-  ...noLifetime,
-});
+const record = (id: string): ContainerRecord =>
+  aRecord(id, { name: `/short-${id.slice(0, 8)}`, image: TEST_IMAGES.noPorts, status: 'stopped', createdAt: Date.now() });
 
 describe('short container ids', () => {
   it('answers for a unique prefix with the full id, on GET, PATCH and DELETE', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { noLifetime } from '../../src/domain/containers/record.js';
+import { aRecord } from '../fakes/engine.js';
 import type { ContainerRecord } from '../../src/domain/containers/record.js';
 import type { Harness } from './harness.js';
 import { TEST_IMAGES } from './images.js';
@@ -15,27 +15,4 @@ export async function create(harness: Harness, image: string = TEST_IMAGES.demo,
 }
 
 /** A record with no container behind it, for tests that write the store directly. */
-export function record(id: string): ContainerRecord {
-  return {
-    id,
-    name: `/forged-${id.slice(0, 6)}`,
-    image: TEST_IMAGES.noPorts,
-    status: 'running',
-    active: 0,
-    ports: {},
-    ip: '',
-    node: '',
-    startCount: 1,
-    wakeOnConnect: false,
-    checkinAt: null,
-    createdAt: Date.now(),
-    nextCheckAt: null,
-    strikes: 0,
-    tokenHash: '',
-    pid: 0,
-    connections: null,
-    observedAt: null,
-    sshKeys: [],
-    ...noLifetime,
-  };
-}
+export const record = (id: string): ContainerRecord => aRecord(id, { name: `/forged-${id.slice(0, 6)}`, image: TEST_IMAGES.noPorts, createdAt: Date.now() });
