@@ -47,6 +47,26 @@ describe('failed logins', () => {
       await guarded.close();
     }
   });
+
+  it('count from a client that has just logged in, whose next requests skip the throttle (the common path)', async () => {
+    const guarded = await startHarness({ SD_LOGIN_MAX_FAILURES: '3', SD_LOGIN_LOCKOUT: '60' });
+    try {
+      const as = (password: string) => guarded.http.get('/v1/images').set('X-Forwarded-For', '198.51.100.20').auth('admin', password);
+      expect((await as(guarded.auth[1])).status).toBe(200);
+      expect((await as(guarded.auth[1])).status).toBe(200);
+      // Within the second it is known clean, the right password is let through at once; a wrong one is not.
+      expect([(await as('guess-1')).status, (await as('guess-2')).status, (await as('guess-3')).status]).toEqual([401, 401, 429]);
+      expect((await as(guarded.auth[1])).status).toBe(429);
+      // The same credentials written another way (lower-case scheme, spaces) take the whole way and pass too.
+      const other = await guarded.http
+        .get('/v1/images')
+        .set('X-Forwarded-For', '198.51.100.21')
+        .set('Authorization', `basic  ${Buffer.from(`admin:${guarded.auth[1]}`).toString('base64')}`);
+      expect(other.status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
 });
 
 describe('failed logins, counted in Redis', () => {
