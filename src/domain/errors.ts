@@ -1,7 +1,7 @@
 /**
  * The closed set of things that can go wrong, independent of HTTP, Docker or BullMQ.
  * Each boundary translates once: Docker/Redis failures into kinds (adapters), kinds into
- * HTTP statuses (api/middleware/errors.ts) and into retry decisions (worker/workers.ts).
+ * HTTP statuses (api/middleware/errors.ts) and into retry decisions (worker/job-workers.ts).
  */
 export type ErrorKind =
   /** The caller sent something that can never work as sent. */

@@ -328,8 +328,11 @@ async function openLogs(c: ContainerView): Promise<void> {
   pre.textContent = '';
   dialog.showModal();
   try {
-    const res = await fetch(`/v1/containers/${c.container_id}/logs?tail=200&follow=true`, { signal: abort.signal });
-    if (!res.ok || res.body === null) throw new Error(`${res.status}: ${await res.text()}`);
+    const res = await client.request('GET', `/v1/containers/${c.container_id}/logs?tail=200&follow=true`, {
+      headers: { accept: 'text/plain' },
+      signal: abort.signal,
+    });
+    if (res.body === null) throw new Error('the logs came without a body');
     const decoder = new TextDecoder();
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;

@@ -45,29 +45,12 @@ interface StoreKeys {
   counts: string;
 }
 
+/** The keys an insert and an adoption both write: the record, ids, addresses, tokens, version, creates, ports, counts. */
+type NewRecordKeys = readonly [string, string, string, string, string, string, string, string];
+
 interface Scripts {
-  sdInsert(
-    record: string,
-    ids: string,
-    addr: string,
-    tokens: string,
-    version: string,
-    creates: string,
-    ports: string,
-    counts: string,
-    ...args: string[]
-  ): Promise<number>;
-  sdAdopt(
-    record: string,
-    ids: string,
-    addr: string,
-    tokens: string,
-    version: string,
-    creates: string,
-    ports: string,
-    counts: string,
-    ...args: string[]
-  ): Promise<string>;
+  sdInsert(...keysAndArgs: [...NewRecordKeys, ...string[]]): Promise<number>;
+  sdAdopt(...keysAndArgs: [...NewRecordKeys, ...string[]]): Promise<string>;
   sdTransition(record: string, addr: string, version: string, counts: string, ...args: string[]): Promise<[string, string[]?, string?]>;
   sdRemove(record: string, ids: string, addr: string, tokens: string, version: string, ports: string, counts: string, id: string): Promise<number>;
   sdRecount(ids: string, counts: string, prefix: string): Promise<number>;
@@ -152,18 +135,15 @@ export class RedisContainerStore implements ContainerStore {
     });
   }
 
-  insert(record: ContainerRecord, createId = ''): Promise<void> {
+  private newRecordKeys(id: string): NewRecordKeys {
     const { keys } = this;
+    return [keys.record(id), keys.ids, keys.addresses, keys.tokens, keys.version, keys.creates, keys.ports, keys.counts];
+  }
+
+  insert(record: ContainerRecord, createId = ''): Promise<void> {
     return redisCall(async () => {
       await this.redis.sdInsert(
-        keys.record(record.id),
-        keys.ids,
-        keys.addresses,
-        keys.tokens,
-        keys.version,
-        keys.creates,
-        keys.ports,
-        keys.counts,
+        ...this.newRecordKeys(record.id),
         record.id,
         String(record.createdAt),
         record.ip,
@@ -176,17 +156,9 @@ export class RedisContainerStore implements ContainerStore {
   }
 
   adopt(record: ContainerRecord, createId: string, now: number): Promise<'adopted' | 'exists' | 'in_progress' | 'unfinished'> {
-    const { keys } = this;
     return redisCall(async () => {
       const outcome = await this.redis.sdAdopt(
-        keys.record(record.id),
-        keys.ids,
-        keys.addresses,
-        keys.tokens,
-        keys.version,
-        keys.creates,
-        keys.ports,
-        keys.counts,
+        ...this.newRecordKeys(record.id),
         record.id,
         String(record.createdAt),
         record.ip,

@@ -17,8 +17,8 @@ const GLOBAL = 'all';
 
 /**
  * The login throttle in Redis, counted by rate-limiter-flexible (one atomic script per failure), by the client
- * keys the API gives it (api/middleware/client.ts). A check is
- * one MGET of the client's and the global counter; only a refusal asks how long is left.
+ * keys the API gives it (api/middleware/client.ts). A client's standing is one MGET of its counter and the
+ * global one; only a refusal asks how long is left.
  */
 export class RedisLoginThrottle implements LoginThrottle {
   private readonly perClient: RateLimiterRedis;

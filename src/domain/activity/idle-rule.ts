@@ -80,7 +80,7 @@ export function lastActivity(snapshot: Pick<ActivitySnapshot, 'active' | 'checki
   return { at: observed, source: 'observed' };
 }
 
-/** When the first check of a run falls due. */
+/** When the first idle decision after a start falls due. */
 export function firstCheckAt(startedAt: number, initialTimeoutInterval: number): number {
   return startedAt + initialTimeoutInterval * 1000;
 }

@@ -93,7 +93,7 @@ export interface RuntimeContainer {
   readonly pid: number;
   /** Its labels, as the engine keeps them. */
   readonly labels: Readonly<Record<string, string>>;
-  /** How its last run ended, when it is not running and the engine says ("exited (code 137)"), else null. */
+  /** How its latest start ended, when it is not running and the engine says ("exited (code 137)"), else null. */
   readonly ended: string | null;
 }
 

@@ -1,30 +1,9 @@
-import { noLifetime } from '../../../src/domain/containers/record.js';
 import { describe, expect, it } from 'vitest';
+import { aRecord } from '../../fakes/engine.js';
 import { createListCache, type ListSource } from '../../../src/api/presenters/list-cache.js';
 import type { ContainerRecord } from '../../../src/domain/containers/record.js';
 
-const record = (id: string): ContainerRecord => ({
-  id,
-  name: `/${id}`,
-  image: 'demo',
-  status: 'running',
-  active: 0,
-  ports: {},
-  ip: '',
-  node: '',
-  startCount: 1,
-  wakeOnConnect: false,
-  checkinAt: null,
-  createdAt: 0,
-  nextCheckAt: null,
-  strikes: 0,
-  tokenHash: '',
-  pid: 0,
-  connections: null,
-  observedAt: null,
-  sshKeys: [],
-  ...noLifetime,
-});
+const record = (id: string): ContainerRecord => aRecord(id);
 
 /** A store whose version and records the test moves, and whose listAt() can be held open. */
 function fakeSource() {

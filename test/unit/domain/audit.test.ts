@@ -1,45 +1,10 @@
-import { noLifetime } from '../../../src/domain/containers/record.js';
 import { describe, expect, it } from 'vitest';
+import { aContainer, aRecord } from '../../fakes/engine.js';
 import { planAudit, type AuditAction } from '../../../src/domain/containers/audit.js';
 import type { ContainerRecord, ContainerStatus, RuntimeContainer } from '../../../src/domain/containers/record.js';
 
-const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => ({
-  id,
-  name: `/${id}`,
-  image: 'demo',
-  status,
-  active: 0,
-  ports: {},
-  ip: '',
-  node: '',
-  startCount: 1,
-  wakeOnConnect: false,
-  checkinAt: null,
-  createdAt: 0,
-  nextCheckAt: null,
-  strikes: 0,
-  tokenHash: '',
-  pid: 0,
-  connections: null,
-  observedAt: null,
-  sshKeys: [],
-  ...noLifetime,
-  ...extra,
-});
-const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => ({
-  id,
-  name: `/${id}`,
-  image: 'demo',
-  running,
-  ports: {},
-  ip: '',
-  node: '',
-  createdAt: 0,
-  pid: 0,
-  labels: {},
-  ended: null,
-  ...extra,
-});
+const record = (id: string, status: ContainerStatus, extra: Partial<ContainerRecord> = {}): ContainerRecord => aRecord(id, { status, ...extra });
+const actual = (id: string, running: boolean, extra: Partial<RuntimeContainer> = {}): RuntimeContainer => aContainer(id, { running, ...extra });
 const summary = (actions: AuditAction[]) => actions.map((a) => [a.kind, a.kind === 'unrecorded' ? a.actual.id : a.record.id]);
 
 describe('planAudit', () => {

@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createImageCatalog } from '../../../src/domain/images/catalog.js';
 
-/** An engine whose image stream the test opens, breaks and fills; `lists` counts the engine's listings. */
+/** An engine whose image stream the test opens, breaks and fills; `lists` counts the engine's listings, `watches` its streams opened. */
 function fakeEngine() {
   const engine = {
     images: ['a:1'],
     lists: 0,
+    watches: 0,
     up: true,
     notify: (): void => undefined,
     lose: (): void => undefined,
@@ -16,6 +17,7 @@ function fakeEngine() {
     },
     async watchImages(onChange: () => void, signal: AbortSignal) {
       if (!engine.up) throw new Error('engine away');
+      engine.watches += 1;
       engine.notify = onChange;
       const closed = new Promise<void>((resolve) => {
         engine.lose = resolve;
@@ -56,9 +58,12 @@ describe('the image catalog', () => {
     engine.lose();
     await settle();
     await expect(catalog.list()).rejects.toThrow('engine away');
+    const watched = engine.watches;
     engine.up = true;
     engine.images = ['c:3'];
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Rebuilt: the stream opened again (after the backoff), then the listing it takes.
+    await vi.waitFor(() => expect(engine.watches).toBeGreaterThan(watched), { timeout: 5_000, interval: 10 });
+    await settle();
     const before = engine.lists;
     expect(await catalog.list()).toEqual(['c:3']);
     expect(engine.lists).toBe(before);
