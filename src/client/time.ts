@@ -20,9 +20,12 @@ export function relative(iso: string | null, style: 'long' | 'short' = 'long', n
   return delta < 0 ? `${words} ago` : `in ${words}`;
 }
 
-/** A clock time for people, "18:00" (local time), with the date when it is not today. */
-export function clockTime(iso: string, now = new Date()): string {
-  const at = new Date(iso);
-  const time = at.toTimeString().slice(0, 5);
-  return at.toDateString() === now.toDateString() ? time : `${at.toISOString().slice(0, 10)} ${time}`;
+/**
+ * A clock time for people, "18:00 UTC", with the date when it is not the same UTC day: the server's own
+ * wording (`kept_by`, the kit's login line), so that the dashboard, the CLI and the server name a time alike.
+ */
+export function clockTime(iso: string, now = Date.now()): string {
+  const at = new Date(iso).toISOString();
+  const sameDay = at.slice(0, 10) === new Date(now).toISOString().slice(0, 10);
+  return `${sameDay ? '' : `${at.slice(0, 10)} `}${at.slice(11, 16)} UTC`;
 }

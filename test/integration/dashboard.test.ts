@@ -97,7 +97,7 @@ describe('the dashboard', () => {
       .send({ image: TEST_IMAGES.noPorts, stop_after: '30m' });
     const id = res.body.container_id as string;
     const stopAt = Date.parse(res.body.stop_at as string);
-    await expect.poll(() => row(id).locator('.why').textContent(), { timeout: 10_000 }).toMatch(/(^|; )stops at \d{1,2}:\d{2}/);
+    await expect.poll(() => row(id).locator('.why').textContent(), { timeout: 10_000 }).toMatch(/(^|; )stops at (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} UTC$/);
     await row(id).getByRole('button', { name: 'Extend 1h' }).click();
     await expect
       .poll(async () => Date.parse(((await h.http.get(`/v1/containers/${id}`).auth(...h.auth)).body as { stop_at: string }).stop_at) - stopAt, {

@@ -1,5 +1,5 @@
 import { ApiClient, ApiError, type ContainerView, type PullView } from '../../src/client/api-client.js';
-import { relative as relativeTime } from '../../src/client/time.js';
+import { clockTime, relative as relativeTime } from '../../src/client/time.js';
 
 /**
  * The dashboard: every container, kept up to date from GET /v1/events without reloads. A row is made once per
@@ -42,7 +42,6 @@ async function act(button: HTMLButtonElement | null, action: () => Promise<unkno
 // --- times ---------------------------------------------------------------------------------------------
 
 const relative = (iso: string | null) => relativeTime(iso, 'short');
-const clock = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 // --- rows ----------------------------------------------------------------------------------------------
 
@@ -154,7 +153,7 @@ function render(id: string): void {
   // Why it runs (kept_by) or why it stopped (stop_reason), and its deadline, as the server says.
   // A stopped container's stop deadline is behind it: only a running one's is shown.
   const running = c.status === 'running';
-  const why = [running ? c.kept_by : c.stop_reason, !running || c.stop_at === null ? '' : `stops at ${clock(c.stop_at)}`].filter((part) => part).join('; ');
+  const why = [running ? c.kept_by : c.stop_reason, !running || c.stop_at === null ? '' : `stops at ${clockTime(c.stop_at)}`].filter((part) => part).join('; ');
   put(row, 'why', why, text(why));
   row.toggle.textContent = c.status === 'running' ? 'Stop' : 'Start';
   row.toggle.disabled = c.status === 'stopping' || c.status === 'deleting';
