@@ -18,6 +18,8 @@ const tooMany = (retryAfterSeconds: number) =>
 interface Attempt {
   readonly client: string;
   readonly before: Extract<LoginStanding, { kind: 'allow' }>;
+  /** The standing was read from the throttle for this request with no failure recorded here since: a success may mark the client clean. */
+  readonly mayMarkClean: boolean;
   readonly next: NextFunction;
 }
 
@@ -42,6 +44,8 @@ export function basicAuth(password: string, throttle: LoginThrottle, options: { 
   const cleanForMs = options.cleanForMs ?? 1000;
   const clean = new Map<string, number>();
   const CLEAN: LoginStanding = { kind: 'allow', failures: 0 };
+  // Failed logins recorded by this process: a standing read while one was recorded may be older than it.
+  let failuresSeen = 0;
   // express-basic-auth calls the authorizer synchronously, inside authenticate(): the attempt is handed over here.
   let current: Attempt | undefined;
 
@@ -52,16 +56,20 @@ export function basicAuth(password: string, throttle: LoginThrottle, options: { 
     authorizeAsync: true,
     authorizer: (user: string, pass: string, done: (error: unknown, allowed: boolean) => void) => {
       if (current === undefined) return done(null, false);
-      const { client, before, next } = current;
+      const { client, before, mayMarkClean, next } = current;
       if (correct(user, pass)) {
         // Only a client with failures on record has anything to clear: no write on the common path.
         if (before.failures === 0) {
-          if (clean.size > 10_000) clean.clear();
-          clean.set(client, Date.now() + cleanForMs);
+          // Marked clean only on what the throttle said just now: a mark is never renewed on the mark alone.
+          if (mayMarkClean) {
+            if (clean.size > 10_000) clean.clear();
+            clean.set(client, Date.now() + cleanForMs);
+          }
           done(null, true);
         } else throttle.succeed(client).then(() => done(null, true), next);
         return;
       }
+      failuresSeen += 1;
       clean.delete(client);
       throttle.fail(client).then((verdict) => {
         if (verdict.kind === 'refuse') next(tooMany(verdict.retryAfterSeconds));
@@ -72,9 +80,10 @@ export function basicAuth(password: string, throttle: LoginThrottle, options: { 
   });
 
   async function checked(req: Request, res: Response, next: NextFunction, client: string, isClean: boolean): Promise<void> {
+    const seen = failuresSeen;
     const before = isClean ? CLEAN : await throttle.standing(client);
     if (before.kind === 'refuse') throw tooMany(before.retryAfterSeconds);
-    current = { client, before, next };
+    current = { client, before, mayMarkClean: !isClean && failuresSeen === seen, next };
     try {
       authenticate(req, res, next);
     } finally {
