@@ -26,6 +26,9 @@ $('#error-close').addEventListener('click', () => ($('#error').hidden = true));
 const client = new ApiClient();
 const api = <T>(method: string, path: string, body?: unknown): Promise<T> => client.json<T>(method, path, body);
 
+/** A failure in words: the server's message with its code, or the error's own message. */
+const worded = (error: unknown) => (error instanceof ApiError && error.code !== '' ? `${error.message} (${error.code})` : (error as Error).message);
+
 /** Runs an action for a button, disabling it meanwhile; a failure is shown, not thrown. */
 async function act(button: HTMLButtonElement | null, action: () => Promise<unknown>): Promise<void> {
   if (button) button.disabled = true;
@@ -33,7 +36,7 @@ async function act(button: HTMLButtonElement | null, action: () => Promise<unkno
     await action();
     $('#error').hidden = true;
   } catch (error) {
-    showError(error instanceof ApiError && error.code !== '' ? `${error.message} (${error.code})` : (error as Error).message);
+    showError(worded(error));
   } finally {
     if (button) button.disabled = false;
   }
@@ -250,7 +253,7 @@ function follow(): void {
   }
   source.addEventListener('image.pull', (event: MessageEvent<string>) => showPull((JSON.parse(event.data) as { pull: PullView }).pull));
   // The stream could not reach back far enough: read everything afresh.
-  source.addEventListener('events.gap', () => void loadAll().catch((error: unknown) => showError((error as Error).message)));
+  source.addEventListener('events.gap', () => void loadAll().catch((error: unknown) => showError(worded(error))));
 }
 
 // --- create --------------------------------------------------------------------------------------------
@@ -339,7 +342,7 @@ async function openLogs(c: ContainerView): Promise<void> {
       if (atEnd) pre.scrollTop = pre.scrollHeight;
     }
   } catch (error) {
-    if (!abort.signal.aborted) showError((error as Error).message);
+    if (!abort.signal.aborted) showError(worded(error));
   }
 }
 $<HTMLDialogElement>('#logs').addEventListener('close', () => logsAbort?.abort());
@@ -348,4 +351,4 @@ $('#logs-close').addEventListener('click', () => $<HTMLDialogElement>('#logs').c
 // --- start ---------------------------------------------------------------------------------------------
 
 follow();
-void Promise.all([loadAll(), loadImages()]).catch((error: unknown) => showError((error as Error).message));
+void Promise.all([loadAll(), loadImages()]).catch((error: unknown) => showError(worded(error)));
