@@ -22,7 +22,7 @@ export function relative(iso: string | null, style: 'long' | 'short' = 'long', n
 
 /**
  * A clock time for people, "18:00 UTC", with the date when it is not the same UTC day: the server's own
- * wording (`kept_by`, the kit's login line), so that the dashboard and the server name a time alike.
+ * wording (`kept_by`), so that the dashboard and the server name a time alike.
  */
 export function clockTime(iso: string, now = Date.now()): string {
   const at = new Date(iso).toISOString();

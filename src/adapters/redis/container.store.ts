@@ -256,7 +256,7 @@ export class RedisContainerStore implements ContainerStore {
 
   transition(id: string, guard: TransitionGuard, patch: RecordPatch): Promise<TransitionResult> {
     const from = (guard.from ?? []).join(',');
-    const run = guard.startCount === undefined ? '' : String(guard.startCount);
+    const startCount = guard.startCount === undefined ? '' : String(guard.startCount);
     return redisCall(async () => {
       const [outcome, pairs, previous] = await this.redis.sdTransition(
         this.keys.record(id),
@@ -264,7 +264,7 @@ export class RedisContainerStore implements ContainerStore {
         this.keys.version,
         this.keys.counts,
         from,
-        run,
+        startCount,
         ...patchFields(patch),
       );
       if (outcome === 'missing' || pairs === undefined) return { outcome: 'missing' };

@@ -90,8 +90,8 @@ end
 return out`;
 
 /**
- * Compare-and-set. KEYS: record, addresses, version, counts. ARGV: allowed statuses ("a,b" or "" for any), required run
- * ("" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
+ * Compare-and-set. KEYS: record, addresses, version, counts. ARGV: allowed statuses ("a,b" or "" for any), required
+ * start count (the hash's `run` field; "" for any), then field/value pairs. Keeps the address index in step when the ip field changes.
  * Returns {'missing'} | {'refused', fields} | {'applied', fields, previous status}.
  */
 export const TRANSITION = `

@@ -10,8 +10,17 @@ describe('clockTime', () => {
   });
 
   it('adds the date for another UTC day, whatever the local zone', () => {
-    expect(clockTime('2026-12-04T00:30:00Z', now)).toBe('2026-12-04 00:30 UTC');
-    expect(clockTime('2026-12-03T00:59:00+01:00', now)).toBe('2026-12-02 23:59 UTC');
+    const zone = process.env.TZ;
+    // Far from UTC, so that a local-time rendering would show other hours and another day.
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      expect(clockTime('2026-12-03T18:05:00Z', now)).toBe('18:05 UTC');
+      expect(clockTime('2026-12-04T00:30:00Z', now)).toBe('2026-12-04 00:30 UTC');
+      expect(clockTime('2026-12-03T00:59:00+01:00', now)).toBe('2026-12-02 23:59 UTC');
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });
 
